@@ -1,0 +1,57 @@
+"""The `kk` command line: thin commands that parse, call `kaggle_kit`, and render with rich.
+
+Each area registers its commands from its own module (`kaggle_kit/cli/<area>.py`, a `register(app)`
+function), in workflow order.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Annotated, Optional
+
+import typer
+
+from kaggle_kit import __version__
+from kaggle_kit.cli.common import KKGroup, console
+
+app = typer.Typer(
+    cls=KKGroup,
+    name="kk",
+    help="kaggle-kit: from a Kaggle image-classification competition's raw data to a scored submission.\n\n"
+    "New here? `make demo` runs the whole loop offline against the bundled Kaggle emulator.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_show_locals=False,
+)
+
+# Workflow order: the order `kk --help` lists them in.
+AREAS = ("data", "kaggle", "training", "kernels", "emulator", "demo")
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"kk (kaggle-kit) {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
+                                                    help="Print the version and exit.")] = None,
+) -> None:
+    """kaggle-kit (kk)."""
+
+
+for _area in AREAS:
+    try:
+        _module = importlib.import_module(f"kaggle_kit.cli.{_area}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"kaggle_kit.cli.{_area}":
+            raise
+        continue  # an area not built yet
+    _module.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,54 @@
+"""What every command shares: the consoles, the error boundary, and the common options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from kaggle_kit.errors import KKError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def render_error(exc: KKError) -> None:
+    err_console.print(f"[bold red]error:[/] {exc.message}", markup=True, soft_wrap=True)
+    if exc.hint:
+        err_console.print(f"[yellow]hint:[/] {exc.hint}", soft_wrap=True)
+
+
+class KKGroup(TyperGroup):
+    """The CLI's error boundary: a `KKError` is a user mistake, printed without a traceback, exit 1."""
+
+    def list_commands(self, ctx):  # keep the order commands were registered in (the workflow order)
+        return list(self.commands)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KKError as exc:
+            render_error(exc)
+            raise typer.Exit(exc.exit_code) from None
+
+
+CompetitionArg = Annotated[
+    Optional[str],
+    typer.Argument(help="Competition slug, e.g. digit-recognizer (default: the one in kk.toml).", show_default=False),
+]
+DataDirOpt = Annotated[
+    Optional[Path],
+    typer.Option("--data-dir", help="Folder holding the competition's files (default: datasets/<competition>).",
+                 show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")]
+
+
+def announce(ref, quiet: bool = False) -> None:
+    """Say which competition a command acts on (it may have come from kk.toml)."""
+    if not quiet:
+        source = " (from kk.toml)" if ref.from_project else ""
+        err_console.print(f"[dim]competition:[/] [bold]{ref.slug}[/]{source}  [dim]data:[/] {ref.data_dir}")

@@ -1,0 +1,288 @@
+"""The competition model: what a pixel-CSV image-classification competition looks like, read from its files.
+
+Nothing here knows any competition by name. `detect_spec` reads the headers of the files in a competition's
+data folder and works out the submission format, the training and extra labelled files, the label and id
+columns, and the image shape; `Competition` then loads (and validates) the arrays and maps labels to class
+indices and back.
+
+Example:
+    >>> comp = Competition.open("datasets/digit-recognizer")
+    >>> comp.spec.id_column, comp.spec.target_column, comp.spec.image_shape
+    ('ImageId', 'Label', (28, 28, 1))
+    >>> x, y = comp.train_arrays()       # uint8 (N, 28, 28, 1), class indices 0..K-1
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from kaggle_kit.errors import DataError
+from kaggle_kit.loading import PixelTable, read_header, read_pixel_csv
+
+TRAIN_FILE = "train.csv"
+TEST_FILE = "test.csv"
+SAMPLE_SUBMISSION_NAMES = ("sample_submission.csv", "sampleSubmission.csv", "sample_submission.csv.csv")
+
+
+@dataclass(frozen=True)
+class CompetitionSpec:
+    """Everything kk needs to know about a competition's files, detected from the files themselves."""
+
+    slug: str
+    data_dir: str
+    train_file: str
+    test_file: str
+    sample_submission_file: str
+    id_column: str
+    target_column: str
+    label_column: str
+    test_has_ids: bool
+    image_shape: tuple[int, int, int]
+    classes: list = field(default_factory=list)
+    train_rows: int = 0
+    test_rows: int = 0
+    submission_rows: int = 0
+    extra_labelled: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def n_pixels(self) -> int:
+        h, w, c = self.image_shape
+        return h * w * c
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["image_shape"] = list(self.image_shape)
+        d["num_classes"] = self.num_classes
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CompetitionSpec:
+        d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        d["image_shape"] = tuple(d["image_shape"])
+        return cls(**d)
+
+    def encode_labels(self, raw: np.ndarray, source: str = "") -> np.ndarray:
+        """Map original label values to class indices 0..K-1; unknown labels are an error naming the row."""
+        classes = np.asarray(self.classes)
+        raw = np.asarray(raw)
+        if raw.dtype.kind != classes.dtype.kind:
+            raw = raw.astype(str)
+            classes = classes.astype(str)
+        idx = np.searchsorted(classes, raw)
+        idx_clipped = np.minimum(idx, len(classes) - 1)
+        bad = classes[idx_clipped] != raw
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"{source or 'labels'}: row {row} (line {row + 2}), column {self.label_column!r}: label {raw[row].item()!r} "
+                f"was not seen in training (classes: {_short(self.classes)}); {int(bad.sum())} such row(s)"
+            )
+        return idx_clipped.astype(np.int64)
+
+    def decode_labels(self, indices: np.ndarray) -> np.ndarray:
+        """Map class indices back to the competition's original label values."""
+        return np.asarray(self.classes)[np.asarray(indices, dtype=np.int64)]
+
+
+def _short(values: list, n: int = 12) -> str:
+    text = ", ".join(map(str, values[:n]))
+    return text + (f", ... ({len(values)} in all)" if len(values) > n else "")
+
+
+def _find_sample_submission(data_dir: Path) -> Path:
+    for name in SAMPLE_SUBMISSION_NAMES:
+        if (data_dir / name).is_file():
+            return data_dir / name
+    candidates = sorted(p for p in data_dir.glob("*.csv") if "sample" in p.name.lower() and "sub" in p.name.lower())
+    if candidates:
+        return candidates[0]
+    raise DataError(
+        f"{data_dir}: no sample_submission.csv found",
+        hint="kk reads the submission format from the competition's sample submission; download the full "
+        "competition data (kk download COMPETITION).",
+    )
+
+
+def read_sample_submission(path: Path) -> tuple[list[str], list[str]]:
+    """(header, ids as text in file order) of a sample submission."""
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows or len(rows[0]) < 2:
+        raise DataError(f"{path}: expected a header with an id column and a target column, e.g. 'ImageId,Label'")
+    header = [c.strip() for c in rows[0]]
+    if len(header) != 2:
+        raise DataError(f"{path}: expected exactly two columns (id, target), found {len(header)}: {header}")
+    ids = []
+    for line_no, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != 2:
+            raise DataError(f"{path}: line {line_no} has {len(row)} fields, expected 2")
+        ids.append(row[0].strip())
+    return header, ids
+
+
+def _check_unique(ids: list[str] | np.ndarray, source: str, column: str) -> None:
+    values = np.asarray(ids).astype(str)
+    uniq, first_idx, counts = np.unique(values, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        dup = uniq[counts > 1]
+        rows = [int(r) for r in np.flatnonzero(np.isin(values, dup[:3]))[:6]]
+        raise DataError(
+            f"{source}: column {column!r} has {int((counts > 1).sum())} duplicate id(s), e.g. {str(dup[0])!r} "
+            f"at rows {rows} (lines {[r + 2 for r in rows]})"
+        )
+
+
+def detect_spec(data_dir: str | Path, slug: str | None = None, load: bool = True) -> CompetitionSpec:
+    """Detect a competition's spec from the files in `data_dir`.
+
+    With `load=True` (what `kk info` does) every file is loaded and validated, which also warms the cache;
+    the class set and row counts then come from the data. With `load=False` only headers are read and
+    `classes`/row counts are left empty.
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataError(
+            f"{data_dir}: competition data folder not found",
+            hint="Download it first (kk download COMPETITION) or point --data-dir at the folder holding train.csv.",
+        )
+    sample = _find_sample_submission(data_dir)
+    sub_header, sub_ids = read_sample_submission(sample)
+    id_column, target_column = sub_header
+    train_path = data_dir / TRAIN_FILE
+    if not train_path.is_file():
+        raise DataError(f"{train_path}: file not found (the competition's labelled training data)")
+    train_header = read_header(train_path, label_column=target_column)
+    if train_header.label_column is None:
+        train_header = read_header(train_path, label_column="label")
+    if train_header.label_column is None:
+        raise DataError(
+            f"{train_path}: no label column: expected {target_column!r} (the sample submission's target column, "
+            f"any case) or 'label'; columns are {', '.join(train_header.columns[:4])}, ..."
+        )
+    label_column = train_header.label_column
+    test_path = data_dir / TEST_FILE
+    test_header = read_header(test_path, id_column=id_column)
+    test_has_ids = test_header.id_column is not None
+    shape = train_header.image_shape
+    if len(test_header.pixel_columns) != len(train_header.pixel_columns):
+        raise DataError(
+            f"{test_path}: has {len(test_header.pixel_columns)} pixel columns, "
+            f"expected {len(train_header.pixel_columns)} like {train_path.name}"
+        )
+    _check_unique(sub_ids, str(sample), id_column)
+
+    extras = {}
+    for path in sorted(data_dir.glob("*.csv")):
+        if path in (train_path, test_path, sample):
+            continue
+        try:
+            h = read_header(path, label_column=label_column)
+        except DataError:
+            continue  # not a pixel file of this competition (e.g. a solution or a notes table)
+        if h.label_column and len(h.pixel_columns) == len(train_header.pixel_columns):
+            extras[path.name] = 0
+
+    spec = CompetitionSpec(
+        slug=slug or data_dir.name,
+        data_dir=str(data_dir),
+        train_file=train_path.name,
+        test_file=test_path.name,
+        sample_submission_file=sample.name,
+        id_column=id_column,
+        target_column=target_column,
+        label_column=label_column,
+        test_has_ids=test_has_ids,
+        image_shape=shape,
+        submission_rows=len(sub_ids),
+        extra_labelled=extras,
+    )
+    if not load:
+        return spec
+
+    train = read_pixel_csv(train_path, label_column=label_column)
+    classes = np.unique(train.labels).tolist()
+    if len(classes) < 2:
+        raise DataError(f"{train_path}: column {label_column!r} has {len(classes)} distinct label(s); need at least 2")
+    test = read_pixel_csv(test_path, id_column=id_column if test_has_ids else None, expect_pixels=spec.n_pixels)
+    if test_has_ids:
+        _check_unique(test.ids, str(test_path), id_column)
+        missing = set(np.asarray(sub_ids)) - set(test.ids.astype(str))
+        if missing or len(test) != len(sub_ids):
+            raise DataError(
+                f"{test_path}: ids in column {id_column!r} do not match {sample.name} "
+                f"({len(test)} test rows, {len(sub_ids)} submission rows; e.g. {sorted(missing)[:3]} missing)"
+            )
+    elif len(test) != len(sub_ids):
+        raise DataError(
+            f"{test_path}: {len(test)} rows but {sample.name} has {len(sub_ids)}; without an id column in the test "
+            f"file, ids are taken from the sample submission in order, so the counts must match"
+        )
+    spec = CompetitionSpec(**{**asdict(spec), "image_shape": shape, "classes": classes,
+                              "train_rows": len(train), "test_rows": len(test)})
+    for name in extras:
+        table = read_pixel_csv(data_dir / name, label_column=label_column, expect_pixels=spec.n_pixels)
+        spec.encode_labels(table.labels, source=str(data_dir / name))
+        spec.extra_labelled[name] = len(table)
+    return spec
+
+
+class Competition:
+    """A competition's data folder: its spec and its arrays, loaded lazily through the cache."""
+
+    def __init__(self, spec: CompetitionSpec):
+        self.spec = spec
+        self.data_dir = Path(spec.data_dir)
+
+    @classmethod
+    def open(cls, data_dir: str | Path, slug: str | None = None) -> Competition:
+        return cls(detect_spec(data_dir, slug=slug, load=True))
+
+    @cached_property
+    def train(self) -> PixelTable:
+        return read_pixel_csv(self.data_dir / self.spec.train_file, label_column=self.spec.label_column)
+
+    @cached_property
+    def test(self) -> PixelTable:
+        id_col = self.spec.id_column if self.spec.test_has_ids else None
+        return read_pixel_csv(self.data_dir / self.spec.test_file, id_column=id_col, expect_pixels=self.spec.n_pixels)
+
+    def extra(self, name: str) -> PixelTable:
+        if name not in self.spec.extra_labelled:
+            raise DataError(
+                f"{self.data_dir}: {name!r} is not an extra labelled file of this competition "
+                f"(found: {', '.join(self.spec.extra_labelled) or 'none'})"
+            )
+        return read_pixel_csv(self.data_dir / name, label_column=self.spec.label_column, expect_pixels=self.spec.n_pixels)
+
+    def train_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Training images `(N, H, W, 1) uint8` and class indices `(N,) int64`."""
+        t = self.train
+        return t.images, self.spec.encode_labels(t.labels, source=str(t.path))
+
+    def extra_arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        t = self.extra(name)
+        return t.images, self.spec.encode_labels(t.labels, source=str(t.path))
+
+    def test_images(self) -> np.ndarray:
+        return self.test.images
+
+    def submission_ids(self) -> list[str]:
+        """Ids in the order the sample submission lists them (the order every submission must follow)."""
+        return read_sample_submission(self.data_dir / self.spec.sample_submission_file)[1]
+
+    def test_ids(self) -> list[str]:
+        """The id of each test row, in test-file order."""
+        if self.spec.test_has_ids:
+            return [str(i) for i in self.test.ids]
+        return self.submission_ids()

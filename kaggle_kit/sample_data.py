@@ -1,0 +1,113 @@
+"""Small, real competitions built on the fly, for the demo and the tests (no network, no `../shared`).
+
+The digits are the 1,797 real handwritten digits that ship inside scikit-learn (`load_digits`, 8x8, 0..16),
+upscaled to 28x28 MNIST-style (a 24x24 digit centred in a 28x28 frame, 0..255). `write_competition` lays them
+out exactly as Kaggle serves a competition and as the emulator's store expects:
+
+    OUT/<slug>/data/train.csv, test.csv, sample_submission.csv[, Dig-MNIST.csv]
+    OUT/<slug>/solution.csv        (id, label, Usage = Public/Private)
+    OUT/<slug>/competition.json    (title, metric, id/label columns, sizes)
+
+Example:
+    >>> store = write_competition("/tmp/store", layout="digit-recognizer", n_train=300, n_test=100)
+    >>> Competition.open(store / "digit-recognizer" / "data").spec.classes
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from kaggle_kit.io import atomic_write_text
+
+Layout = Literal["digit-recognizer", "kannada"]
+
+
+def sample_digits(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """All 1,797 scikit-learn digits as `(N, 28, 28) uint8` images and `(N,) int64` labels, shuffled by `seed`."""
+    from scipy.ndimage import zoom
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    small = bunch.images.astype(np.float32) / 16.0
+    big = zoom(small, (1, 3, 3), order=1)  # 8x8 -> 24x24, bilinear
+    images = np.zeros((len(big), 28, 28), np.float32)
+    images[:, 2:26, 2:26] = big
+    images = np.clip(np.round(images * 255.0), 0, 255).astype(np.uint8)
+    order = np.random.default_rng(seed).permutation(len(images))
+    return images[order], bunch.target.astype(np.int64)[order]
+
+
+def _csv(rows: np.ndarray, header: list[str]) -> str:
+    lines = [",".join(header)]
+    lines += [",".join(map(str, r)) for r in rows.tolist()]
+    return "\n".join(lines) + "\n"
+
+
+def write_competition(
+    out: str | Path,
+    layout: Layout = "digit-recognizer",
+    n_train: int = 600,
+    n_test: int = 200,
+    n_extra: int = 0,
+    slug: str | None = None,
+    labels: list | None = None,
+    seed: int = 0,
+    public_fraction: float = 0.25,
+) -> Path:
+    """Write a small competition store under `out` and return `out`.
+
+    `labels` remaps the digit classes 0..9 to other values (e.g. non-contiguous `[0, 2, 4, ...]`) to exercise
+    label mapping. `n_extra` rows go to an extra labelled file (`Dig-MNIST.csv`, Kannada layout only).
+    """
+    out = Path(out)
+    images, targets = sample_digits(seed)
+    need = n_train + n_test + n_extra
+    if need > len(images):
+        reps = -(-need // len(images))
+        images, targets = np.concatenate([images] * reps), np.concatenate([targets] * reps)
+    if labels is not None:
+        targets = np.asarray(labels)[targets]
+    flat = images.reshape(len(images), -1)
+    pix = [f"pixel{i}" for i in range(flat.shape[1])]
+    tr = slice(0, n_train)
+    te = slice(n_train, n_train + n_test)
+    ex = slice(n_train + n_test, need)
+    slug = slug or ("digit-recognizer" if layout == "digit-recognizer" else "Kannada-MNIST")
+    root = out / slug
+    data = root / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed + 1)
+    public = np.zeros(n_test, bool)
+    public[rng.permutation(n_test)[: int(round(n_test * public_fraction))]] = True
+    usage = np.where(public, "Public", "Private")
+    atomic_write_text(data / "train.csv", _csv(np.column_stack([targets[tr], flat[tr]]), ["label", *pix]))
+    if layout == "digit-recognizer":
+        id_col, label_col = "ImageId", "Label"
+        ids = np.arange(1, n_test + 1)
+        atomic_write_text(data / "test.csv", _csv(flat[te], pix))
+        title = "Digit Recognizer (scikit-learn digits)"
+    else:
+        id_col, label_col = "id", "label"
+        ids = np.arange(n_test)
+        atomic_write_text(data / "test.csv", _csv(np.column_stack([ids, flat[te]]), ["id", *pix]))
+        if n_extra:
+            atomic_write_text(data / "Dig-MNIST.csv", _csv(np.column_stack([targets[ex], flat[ex]]), ["label", *pix]))
+        title = "Kannada MNIST layout (scikit-learn digits)"
+    default_label = targets[0]
+    sub = np.column_stack([ids, np.full(n_test, default_label)])
+    atomic_write_text(data / "sample_submission.csv", _csv(sub, [id_col, label_col]))
+    sol_lines = [f"{id_col},{label_col},Usage"] + [f"{i},{t},{u}" for i, t, u in zip(ids, targets[te], usage)]
+    atomic_write_text(root / "solution.csv", "\n".join(sol_lines) + "\n")
+    meta = {
+        "slug": slug, "title": title, "metric": "categorizationaccuracy", "id_column": id_col,
+        "label_column": label_col, "train_rows": n_train, "test_rows": n_test,
+    }
+    if n_extra and layout != "digit-recognizer":
+        meta["extra_files"] = {"Dig-MNIST.csv": n_extra}
+    atomic_write_text(root / "competition.json", json.dumps(meta, indent=2) + "\n")
+    return out

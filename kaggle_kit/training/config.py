@@ -1,0 +1,98 @@
+"""The training recipe: one typed config that says everything about how a run trains.
+
+Recipes are TOML files (`kaggle_kit/recipes/<name>.toml`, or any file passed with `--config`), validated into
+`RecipeConfig`. Command-line flags (`--epochs`, `--lr`, `--set optimizer.name=nadam`) are applied on top and
+the resolved config is saved in the run folder.
+
+Example:
+    >>> cfg = load_recipe("seed003")
+    >>> cfg = apply_overrides(cfg, ["epochs=2", "augment.rotation=15"])
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Union
+
+from pydantic import Field
+
+from kaggle_kit.config import KKConfig
+
+
+class ModelConfig(KKConfig):
+    """An architecture from the model registry, by name, with its keyword parameters."""
+
+    name: str = "kk_cnn"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class AugmentConfig(KKConfig):
+    """Training-time augmentation. `backend` picks where it runs; the affine settings are shared by both.
+
+    - `graph`: batched affine transform in the tf.data graph (runs on the accelerator's host or inside the model).
+    - `albumentations`: per-image albumentations pipeline (adds grid distortion, brightness/contrast/gamma, crop).
+    - `none`: no augmentation.
+    """
+
+    backend: Literal["none", "graph", "albumentations"] = "graph"
+    rotation: float = 10.0  # degrees, uniform in [-rotation, rotation]
+    shear: float = 0.0  # degrees
+    zoom: float = 0.1  # relative, uniform in [1 - zoom, 1 + zoom]
+    shift: float = 0.1  # fraction of the image side
+    p: float = 1.0  # probability an image is transformed at all
+    # albumentations back end only
+    grid_distortion: float = 0.0  # probability
+    brightness_contrast: float = 0.0  # limit for RandomBrightnessContrast, 0 = off
+    gamma: float = 0.0  # RandomGamma range (1 +- gamma), 0 = off
+    random_crop: float = 0.0  # fraction of the side cropped away before resizing back, 0 = off
+
+
+class LossConfig(KKConfig):
+    name: Literal["categorical_crossentropy", "symmetric_cross_entropy"] = "categorical_crossentropy"
+    label_smoothing: float = 0.0
+    alpha: float = 0.1  # symmetric CE: weight of the cross-entropy term
+    beta: float = 1.0  # symmetric CE: weight of the reverse cross-entropy term
+
+
+class OptimizerConfig(KKConfig):
+    name: Literal["adam", "rmsprop", "sgd", "nadam"] = "adam"
+    # A number, or "finder": take the learning rate suggested by the last `kk lr-find` for this competition.
+    lr: Union[float, Literal["finder"]] = 1e-3
+    momentum: float = 0.9  # sgd only
+    weight_decay: float = 0.0
+
+
+class ScheduleConfig(KKConfig):
+    """Learning-rate schedule over epochs (`warmup_epochs` applies to cosine and one_cycle)."""
+
+    name: Literal["constant", "step", "exponential", "plateau", "cosine", "one_cycle"] = "exponential"
+    decay: float = 0.95  # exponential: lr * decay**epoch
+    boundaries: list[int] = Field(default_factory=list)  # step: epochs at which the lr changes
+    values: list[float] = Field(default_factory=list)  # step: lr before, between and after the boundaries
+    factor: float = 0.5  # plateau
+    patience: int = 2  # plateau
+    min_lr: float = 1e-6  # plateau, cosine floor
+    warmup_epochs: float = 0.0
+
+
+class RecipeConfig(KKConfig):
+    """Everything about how a run trains."""
+
+    name: str = "default"
+    description: str = ""
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(128, ge=1)
+    folds: int = Field(5, ge=2)
+    seed: int = 42
+    limit: int | None = Field(None, ge=2)  # train on a stratified sample of this many rows
+    # What to do with extra labelled files (e.g. Kannada-MNIST's Dig-MNIST.csv).
+    extra_data: Literal["ignore", "train", "holdout"] = "ignore"
+    early_stopping: int | None = None  # patience in epochs, None = off
+    monitor: str = "val_accuracy"  # metric that picks the best checkpoint
+    tta: int = 0  # default number of augmented test-time passes for `kk predict`
+    mixed_precision: bool = False  # only takes effect on GPU
+    deterministic: bool = False
