@@ -1,0 +1,1 @@
+"""kk's benchmarks: `python -m benchmarks.run --fast` (or `make bench`); results go to BENCHMARKS.md."""
