@@ -48,12 +48,12 @@ def project_root(start: str | Path | None = None) -> Path:
 
 
 def init_project(competition: str, folder: str | Path | None = None, owner: str | None = None,
-                 overwrite: bool = False) -> tuple[Path, bool]:
+                 datasets_dir: str | Path = "datasets", overwrite: bool = False) -> tuple[Path, bool]:
     """Write `kk.toml` for `competition`; returns (path, written). An existing file is kept unless `overwrite`."""
     path = Path(folder or os.getcwd()) / PROJECT_FILE
     if path.is_file() and not overwrite:
         return path, False
-    cfg = ProjectConfig(competition=competition, owner=owner)
+    cfg = ProjectConfig(competition=competition, owner=owner, datasets_dir=str(datasets_dir))
     atomic_write_text(path, to_toml(cfg))
     return path, True
 

@@ -1,0 +1,160 @@
+"""`kk download`, `kk submit`, `kk submissions`: the competition's side of Kaggle.
+
+Every command talks to kaggle.com, or to a local emulator when `KK_KAGGLE_URL` is set. The Kaggle layer is
+imported inside the commands so that `kk --help` does not pay for the official client.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from kaggle_kit.cli.common import CompetitionArg, DataDirOpt, JsonOpt, announce, console, err_console
+from kaggle_kit.project import resolve_competition
+
+
+def register(app: typer.Typer) -> None:
+    app.command("download")(download)
+    app.command("submit")(submit)
+    app.command("submissions")(submissions)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def download(
+    competition: CompetitionArg = None,
+    path: Annotated[Optional[Path], typer.Option("--path", "-p", help="Parent folder; files go to PATH/<competition>/ "
+                                                 "(default: kk.toml's datasets_dir, else datasets/).",
+                                                 show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Download again even if the local copy is current.")] = False,
+) -> None:
+    """Download a competition's files into datasets/<competition>/, verified and unzipped (a no-op when current)."""
+    from kaggle_kit.competition import detect_spec
+    from kaggle_kit.kaggle.client import KaggleClient
+    from kaggle_kit.kaggle.download import download_competition, ensure_project
+
+    ref = resolve_competition(competition)
+    folder = path / ref.slug if path is not None else ref.data_dir
+    err_console.print(f"[dim]competition:[/] [bold]{ref.slug}[/]{' (from kk.toml)' if ref.from_project else ''}"
+                      f"  [dim]into:[/] {folder}", soft_wrap=True)
+    client = KaggleClient()
+    result = download_competition(ref.slug, folder, force=force, client=client, console=err_console)
+    n = len(result.files)
+    if result.downloaded:
+        rate = result.bytes_fetched / result.seconds / 1e6 if result.seconds else 0.0
+        console.print(f"downloaded {ref.slug}: {n} files ({_size(result.total_bytes)}) into {folder} "
+                      f"in {result.seconds:.1f} s ({_size(result.bytes_fetched)} archive, {rate:.1f} MB/s)", soft_wrap=True)
+    else:
+        console.print(f"{folder} is up to date ({n} files, {_size(result.total_bytes)}, same as on the server); "
+                      "nothing downloaded (use --force to download again)", soft_wrap=True)
+    written = ensure_project(ref.slug, path if path is not None else "datasets", client.username)
+    if written:
+        console.print(f"wrote {written} (competition: [bold]{ref.slug}[/]); later commands can omit the competition",
+                      soft_wrap=True)
+    with err_console.status("checking every file...", spinner="dots"):
+        spec = detect_spec(folder, slug=ref.slug, load=True)
+    h, w, c = spec.image_shape
+    extra = "".join(f", {k} ({v} rows)" for k, v in spec.extra_labelled.items())
+    console.print(f"[green]valid[/]: {spec.train_file} {spec.train_rows} rows{extra}, {spec.test_file} "
+                  f"{spec.test_rows} rows, {spec.num_classes} classes, {h}x{w}x{c} images; submission "
+                  f"{spec.id_column},{spec.target_column} x {spec.submission_rows}", soft_wrap=True)
+
+
+def submit(
+    competition: CompetitionArg = None,
+    file: Annotated[Optional[Path], typer.Option("--file", "-f", help="Submission CSV (default: the newest valid one "
+                                                 "in runs/<competition>/*/ or ./submission.csv).",
+                                                 show_default=False)] = None,
+    message: Annotated[str, typer.Option("--message", "-m", help="Submission description.")] = "",
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until scored and print the public score.")] = False,
+    poll_interval: Annotated[Optional[float], typer.Option(
+        "--poll-interval", help="Seconds between status checks with --wait (default 5; 0.5 against an emulator).",
+        show_default=False)] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Give up waiting after this many seconds.")] = 1800.0,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate and upload a submission; with --wait, print its public score.
+
+    The file is checked against the competition's format first: an invalid file is never uploaded.
+    """
+    from kaggle_kit.competition import detect_spec
+    from kaggle_kit.kaggle.client import KaggleClient
+    from kaggle_kit.kaggle.submit import pick_submission, submit_file, wait_for_score
+    from kaggle_kit.submission import validate_submission
+
+    ref = resolve_competition(competition, data_dir)
+    announce(ref)
+    spec = detect_spec(ref.data_dir, slug=ref.slug, load=True)
+    if file is None:
+        pick = pick_submission(ref.slug, spec)
+        for path, why in pick.skipped:
+            err_console.print(f"[yellow]skipped[/] {path}: {why}", soft_wrap=True)
+        err_console.print(f"picked [bold]{pick.path}[/] (newest valid of {pick.candidates} candidate"
+                          f"{'s' if pick.candidates != 1 else ''}: {pick.check.rows} rows)", soft_wrap=True)
+        file = pick.path
+    else:
+        check = validate_submission(file, spec)
+        err_console.print(f"[green]valid[/]: {file} ({check.rows} rows)", soft_wrap=True)
+    client = KaggleClient()
+    sub_ref = submit_file(ref.slug, file, spec, message, client=client)
+    err_console.print(f"uploaded {file} to {ref.slug}: submission {sub_ref}", soft_wrap=True)
+    if wait:
+        poll = poll_interval if poll_interval is not None else (0.5 if client.url else 5.0)
+        with err_console.status(f"waiting for submission {sub_ref} to be scored...", spinner="dots"):
+            sub = wait_for_score(client, sub_ref, poll=poll, timeout=timeout)
+    else:
+        sub = client.submission(sub_ref)
+    status = sub.status if sub else "PENDING"
+    public = sub.public_score if sub else None
+    if as_json:
+        typer.echo(json.dumps({"ref": sub_ref, "status": status, "public_score": public}))
+        return
+    if wait:
+        private = f"  private score: {sub.private_score}" if sub and sub.private_score else ""
+        console.print(f"submission {sub_ref}: {status}  public score: [bold]{public}[/]{private}", soft_wrap=True)
+    else:
+        console.print(f"submission {sub_ref}: {status} (see the score with `kk submissions` or submit with --wait)",
+                      soft_wrap=True)
+
+
+def submissions(competition: CompetitionArg = None, as_json: JsonOpt = False) -> None:
+    """List your submissions to a competition: date, description, status, public and private score."""
+    from dataclasses import asdict
+
+    from kaggle_kit.kaggle.client import KaggleClient
+
+    ref = resolve_competition(competition)
+    announce(ref, quiet=as_json)
+    subs = KaggleClient().submissions(ref.slug)
+    if as_json:
+        typer.echo(json.dumps([asdict(s) for s in subs]))
+        return
+    if not subs:
+        console.print(f"no submissions to {ref.slug} yet")
+        return
+    table = Table(title=f"submissions to {ref.slug}", title_justify="left")
+    for col, kw in (("ref", {"justify": "right"}), ("date", {"no_wrap": True}),
+                    ("file", {"overflow": "fold", "max_width": 24}), ("description", {"min_width": 16}),
+                    ("status", {"no_wrap": True}), ("public", {"justify": "right", "no_wrap": True}),
+                    ("private", {"justify": "right", "no_wrap": True})):
+        table.add_column(col, **kw)
+    colours = {"COMPLETE": "green", "ERROR": "red", "PENDING": "yellow"}
+    for s in subs:
+        date = (s.date or "")[:16].replace("T", " ")
+        status = f"[{colours.get(s.status, 'white')}]{s.status}[/]"
+        if s.status == "ERROR" and s.error:
+            status += f"\n[dim]{s.error}[/]"
+        table.add_row(str(s.ref), date, s.file_name or "", s.description or "", status, s.public_score or "",
+                      s.private_score or "")
+    console.print(table)

@@ -1,0 +1,135 @@
+"""RPC handlers of `kernels.KernelsApiService` (wire JSON <-> `KernelsBackend`), plus code submissions.
+
+SaveKernel answers `{ref, url, versionNumber}` and lists sources it cannot mount in `invalid*Sources` (the
+official CLI prints them as warnings; kk treats them as errors). GetKernelSessionStatus gives QUEUED, RUNNING,
+COMPLETE or ERROR (with `failureMessage`). ListKernelSessionOutput gives the output files as absolute signed blob
+URLs and the log as Kaggle writes it: a JSON array of `{"stream_name", "time", "data"}`. GetKernel (pull) always
+carries the `blob` the client needs. `competitions.CompetitionApiService/CreateCodeSubmission` submits a kernel
+version's output file (default `submission.csv`) to its competition and scores it like an uploaded file.
+
+This module's `router` also holds CreateCodeSubmission (a competitions RPC that only makes sense with kernels).
+"""
+
+from __future__ import annotations
+
+import json
+
+from kaggle_kit.emulator.api.base import RpcContext, RpcRouter, compact, get_str, iso, paginate
+from kaggle_kit.emulator.core import EmulatorError, bad_request, not_found
+from kaggle_kit.emulator.kernels import Kernel, KernelVersion
+
+router = RpcRouter("kernels.KernelsApiService")
+code_submissions = RpcRouter("competitions.CompetitionApiService")
+
+
+def _lookup(ctx: RpcContext, body: dict) -> Kernel:
+    return ctx.backend.kernels.get(ctx.user, get_str(body, "userName"), get_str(body, "kernelSlug"))
+
+
+def metadata_json(k: Kernel, v: KernelVersion) -> dict:
+    s = v.settings
+    return compact({
+        "id": k.id, "ref": k.ref, "title": k.title, "author": k.owner, "slug": k.slug,
+        "lastRunTime": iso(v.finished or v.created), "language": s["language"], "kernelType": s["kernelType"],
+        "isPrivate": k.is_private, "enableGpu": s["enableGpu"], "enableTpu": s["enableTpu"],
+        "enableInternet": s["enableInternet"], "categoryIds": s["categoryIds"],
+        "datasetDataSources": s["datasetDataSources"], "kernelDataSources": s["kernelDataSources"],
+        "competitionDataSources": s["competitionDataSources"], "modelDataSources": s["modelDataSources"],
+        "totalVotes": 0, "currentVersionNumber": v.number, "dockerImage": s.get("dockerImage"),
+        "machineShape": s.get("machineShape"),
+    })
+
+
+@router.rpc("SaveKernel")
+def save_kernel(ctx: RpcContext, body: dict) -> dict:
+    user = ctx.require_user()
+    try:
+        kernel, v, invalid = ctx.backend.kernels.push(user, body)
+    except EmulatorError as exc:
+        if exc.code != 400:
+            raise
+        return {"error": exc.message}  # Kaggle reports push problems in a 200 answer; the client prints them
+    return {
+        "ref": f"/code/{kernel.ref}", "url": kernel.url, "versionNumber": v.number,
+        "invalidCompetitionSources": invalid["competition"], "invalidDatasetSources": invalid["dataset"],
+        "invalidKernelSources": invalid["kernel"], "invalidTags": [],
+    }
+
+
+@router.rpc("GetKernelSessionStatus")
+def get_kernel_session_status(ctx: RpcContext, body: dict) -> dict:
+    kernel = _lookup(ctx, body)
+    v = ctx.backend.kernels.version(kernel, body.get("versionLabel"))
+    return compact({"status": v.status, "failureMessage": v.failure_message})
+
+
+@router.rpc("ListKernelSessionOutput")
+def list_kernel_session_output(ctx: RpcContext, body: dict) -> dict:
+    kernels = ctx.backend.kernels
+    kernel = _lookup(ctx, body)
+    v = kernels.version(kernel, body.get("versionLabel"))
+    files = kernels.output_files(kernel, v)
+    page, token = paginate(files, body)
+    out = {
+        "files": [{"fileName": name, "url": ctx.absolute(ctx.backend.blobs.publish(path))} for name, path in page],
+        "nextPageToken": token,
+    }
+    if not body.get("pageToken"):  # the log comes with the first page only (the client concatenates pages)
+        out["log"] = json.dumps(kernels.log(kernel, v))
+    return out
+
+
+@router.rpc("GetKernel")
+def get_kernel(ctx: RpcContext, body: dict) -> dict:
+    kernels = ctx.backend.kernels
+    kernel = _lookup(ctx, body)
+    v = kernels.version(kernel, body.get("versionLabel"))
+    return {
+        "metadata": metadata_json(kernel, v),
+        "blob": {"source": kernels.source(kernel, v), "language": v.settings["language"],
+                 "kernelType": "script", "slug": kernel.slug},
+    }
+
+
+@router.rpc("ListKernels")
+def list_kernels(ctx: RpcContext, body: dict) -> dict:
+    kernels = ctx.backend.kernels
+    mine = str(body.get("group") or "").endswith("PROFILE")
+    found = kernels.list(ctx.user, owner=body.get("user") or None, search=body.get("search") or "", mine=mine)
+    if body.get("competition"):
+        found = [k for k in found if body["competition"] in k.current.settings["competitionDataSources"]]
+    if body.get("dataset"):
+        found = [k for k in found if body["dataset"] in k.current.settings["datasetDataSources"]]
+    page, token = paginate(found, body)
+    return {"kernels": [metadata_json(k, k.current) for k in page], "nextPageToken": token}
+
+
+@code_submissions.rpc("CreateCodeSubmission")
+def create_code_submission(ctx: RpcContext, body: dict) -> dict:
+    """Submit kernel `kernelOwner/kernelSlug` version `kernelVersion` (default: newest)'s `fileName` output."""
+    user = ctx.require_user()
+    comps, kernels, blobs = ctx.backend.competitions, ctx.backend.kernels, ctx.backend.blobs
+    slug = get_str(body, "competitionName")
+    comp = comps.get(slug)
+    kernel = kernels.get(user, get_str(body, "kernelOwner"), get_str(body, "kernelSlug"))
+    v = kernels.version(kernel, body.get("kernelVersion"))
+    if v.status != "COMPLETE" or v.execution != "RUN":
+        raise bad_request(f"Kernel {kernel.ref} version {v.number} has status {v.status}"
+                          + (" (saved without running)" if v.execution != "RUN" else "")
+                          + ": only a successfully run version can be submitted")
+    if slug not in v.settings["competitionDataSources"]:
+        raise bad_request(f"Kernel {kernel.ref} version {v.number} does not use competition {slug!r} as a data source")
+    name = body.get("fileName") or "submission.csv"
+    path = dict(kernels.output_files(kernel, v)).get(name)
+    if path is None:
+        raise not_found(f"Kernel {kernel.ref} version {v.number} has no output file {name!r} "
+                        f"(outputs: {', '.join(v.outputs) or 'none'})")
+    data = path.read_bytes()
+    upload = blobs.start_upload(user, f"submission:{slug}", path.name, len(data))
+    blobs.write(upload.token, [data])
+    description = body.get("submissionDescription") or f"{kernel.ref} version {v.number}"
+    sub = comps.create_submission(user, slug, upload.token, description)
+    return {"message": f"Successfully submitted to {comp.title}", "ref": sub.ref}
+
+
+router.handlers.update(code_submissions.handlers)

@@ -1,0 +1,191 @@
+"""What every emulator service shares: the error type, users, fault injection, and JSON state persistence.
+
+Nothing here knows about HTTP. A service backend raises `EmulatorError(code, message)`; the HTTP layer turns
+it into Kaggle's error shape (`{"code": N, "message": ...}` with status N).
+
+Example:
+    >>> faults = Faults()
+    >>> faults.add("ListDataFiles", status=503, times=1)
+    >>> faults.take("competitions.CompetitionApiService/ListDataFiles").status
+    503
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from kaggle_kit.io import atomic_write_json
+
+if TYPE_CHECKING:
+    from kaggle_kit.emulator.models import EmulatorBackend
+
+
+class EmulatorError(Exception):
+    """A failed call as Kaggle reports it: an HTTP status and a human message.
+
+    Example:
+        >>> raise EmulatorError(404, "Competition 'nope' not found")
+    """
+
+    def __init__(self, code: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def not_found(message: str) -> EmulatorError:
+    return EmulatorError(404, message)
+
+
+def bad_request(message: str) -> EmulatorError:
+    return EmulatorError(400, message)
+
+
+def parse_user(spec: str) -> tuple[str, str]:
+    """`"name:key"` -> `("name", "key")`; the key may itself contain colons.
+
+    Example:
+        >>> parse_user("local:local")
+        ('local', 'local')
+    """
+    name, sep, key = spec.partition(":")
+    if not sep or not name or not key:
+        raise ValueError(f"user {spec!r} must look like NAME:KEY (e.g. local:local)")
+    return name, key
+
+
+def utc_day(ts: float) -> str:
+    """The UTC calendar day of an epoch timestamp: Kaggle's daily submission limit resets at 00:00 UTC."""
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d")
+
+
+def parse_datetime(value: str | int | float | None) -> float | None:
+    """An ISO date/datetime (`2030-01-01`, `2030-01-01T00:00:00Z`) or epoch number -> epoch seconds (UTC)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip().replace("Z", "+00:00")
+    dt = datetime.fromisoformat(text)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+# -- fault injection -------------------------------------------------------------------------------------------------
+
+# Names that are not RPCs but HTTP operations the client performs on URLs the emulator handed out.
+UPLOAD = "upload"  # a data PUT to an upload URL (probes are never failed, they are how the client recovers)
+DOWNLOAD = "download"  # a GET of a blob URL
+
+
+@dataclass
+class Fault:
+    """Fail the next `times` calls of `method` with HTTP `status`.
+
+    `method` is an RPC name (`ListDataFiles`, or fully qualified `competitions.CompetitionApiService/ListDataFiles`),
+    `"upload"` or `"download"`. For uploads, `keep_bytes` stores that many leading bytes before failing, like a
+    connection dropped mid-transfer (the client's resumable probe then gets `308` with a `Range`).
+    `retry_after` adds a `Retry-After` header (for 429s).
+    """
+
+    method: str
+    status: int = 503
+    times: int = 1
+    message: str | None = None
+    keep_bytes: int | None = None
+    retry_after: float | None = None
+
+    def matches(self, name: str) -> bool:
+        return self.method == name or name.endswith("/" + self.method) or self.method == "*"
+
+    def error(self, name: str) -> EmulatorError:
+        headers = {"Retry-After": f"{self.retry_after:g}"} if self.retry_after is not None else None
+        return EmulatorError(self.status, self.message or f"Injected fault: {name} failed with {self.status}", headers)
+
+
+class Faults:
+    """A queue of injected faults, consumed in order (test-only; never persisted)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+
+    def add(self, method: str, status: int = 503, times: int = 1, message: str | None = None,
+            keep_bytes: int | None = None, retry_after: float | None = None) -> Fault:
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        fault = Fault(method, status, times, message, keep_bytes, retry_after)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def take(self, name: str) -> Fault | None:
+        """The fault to apply to this call of `name`, if any (its remaining count goes down by one)."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(name):
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def pending(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [asdict(f) for f in self._faults]
+
+
+# -- service backends ------------------------------------------------------------------------------------------------
+
+
+class ServiceBackend:
+    """Base of a service's state and behaviour (competitions, datasets, blobs, and later kernels).
+
+    A service keeps its mutable state as plain data, saved as `<state>/<name>.json` by `save()` (atomically) and
+    given back to `load_state()` when the emulator restarts on the same `--state` folder. Files it owns live
+    under `self.folder` (`<state>/<name>/`). `root` is the `EmulatorBackend`: the clock, users, lock, the blob
+    store and the other services. Subclasses set `name`, build their empty state in `__init__` (after calling
+    `super().__init__(root)`); the root then calls `restore()`.
+    """
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, root: EmulatorBackend) -> None:
+        self.root = root
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def folder(self) -> Path:
+        return self.root.state_dir / self.name
+
+    @property
+    def state_file(self) -> Path:
+        return self.root.state_dir / f"{self.name}.json"
+
+    def now(self) -> float:
+        return self.root.clock()
+
+    def to_state(self) -> dict[str, Any]:
+        return {}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    def restore(self) -> None:
+        if self.state_file.exists():
+            self.load_state(json.loads(self.state_file.read_text()))
+
+    def save(self) -> None:
+        """Persist the current state (call with the root lock held, after every mutation)."""
+        atomic_write_json(self.state_file, self.to_state())

@@ -1,0 +1,85 @@
+"""The emulator's backend: all state and behaviour, no HTTP (moto's models/responses split).
+
+`EmulatorBackend` is the root. It owns the users, the clock, one lock, the fault queue, and one backend per
+service, built from `SERVICE_BACKENDS` (name -> class) and reachable as attributes (`backend.competitions`,
+`backend.datasets`, `backend.blobs`; a kernels service registered as "kernels" becomes `backend.kernels`).
+Each service persists its own state as `<state>/<name>.json` plus files under `<state>/<name>/`, so an emulator
+restarted on the same `state` folder carries on where it stopped.
+
+Example:
+    >>> backend = EmulatorBackend("store/", users=("local:local",))
+    >>> [c.slug for c in backend.competitions.list()]
+    ['digit-recognizer']
+    >>> backend.authenticate("local", "local")
+    'local'
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from kaggle_kit.emulator.blobs import BlobStore
+from kaggle_kit.emulator.competitions import CompetitionsBackend
+from kaggle_kit.emulator.core import EmulatorError, Faults, ServiceBackend, parse_user
+from kaggle_kit.emulator.datasets import DatasetsBackend
+
+# The services, in construction order (a later one may use an earlier one in its __init__).
+# The kernels work adds `"kernels": KernelsBackend` here (and its RPC handlers in `api/__init__.py`).
+SERVICE_BACKENDS: dict[str, type[ServiceBackend]] = {
+    "blobs": BlobStore,
+    "competitions": CompetitionsBackend,
+    "datasets": DatasetsBackend,
+}
+
+
+class EmulatorBackend:
+    """All of the emulator's state: read-only `store`, mutable `state` folder (a fresh temp folder if None)."""
+
+    blobs: BlobStore
+    competitions: CompetitionsBackend
+    datasets: DatasetsBackend
+
+    def __init__(self, store: str | Path | None, state: str | Path | None = None,
+                 users: Iterable[str] = ("local:local",), clock: Callable[[], float] = time.time,
+                 scoring_delay: float = 0.0) -> None:
+        self.store_dir = Path(store).resolve() if store is not None else None
+        if self.store_dir is not None and not self.store_dir.is_dir():
+            raise ValueError(f"store folder {self.store_dir} does not exist")
+        self.owns_state = state is None
+        self.state_dir = Path(tempfile.mkdtemp(prefix="kk-emulator-state-") if state is None else state).resolve()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.users: dict[str, str] = dict(parse_user(u) for u in users)
+        if not self.users:
+            raise ValueError("the emulator needs at least one user (NAME:KEY)")
+        self.clock = clock
+        self.scoring_delay = scoring_delay  # seconds a new submission reads as PENDING
+        self.lock = threading.RLock()
+        self.faults = Faults()
+        self.services: dict[str, ServiceBackend] = {}
+        try:
+            for name, cls in SERVICE_BACKENDS.items():
+                service = cls(self)
+                service.restore()
+                self.services[name] = service
+                setattr(self, name, service)
+        except BaseException:
+            if self.owns_state:  # e.g. a broken competition.json: leave no temporary folder behind
+                shutil.rmtree(self.state_dir, ignore_errors=True)
+            raise
+
+    # -- users -------------------------------------------------------------------------------------------------------
+
+    def authenticate(self, username: str, key: str) -> str:
+        """The user for HTTP Basic credentials, or 401."""
+        if self.users.get(username) != key:
+            raise EmulatorError(401, "Unauthenticated: unknown user or wrong API key")
+        return username
+
+    def user_for_token(self, token: str) -> str | None:
+        """The user a Bearer access token belongs to (the emulator's tokens are the users' keys)."""
+        return next((name for name, key in self.users.items() if key == token), None)

@@ -1,0 +1,110 @@
+"""`kk submit` and `kk submissions`: validated uploads, waiting for the score, and the submission history.
+
+A file is validated against the competition's format before anything is sent (an invalid file would waste one
+of the day's submissions), the day's remaining allowance is checked, then the file is uploaded and, on request,
+polled until Kaggle has scored it.
+
+Example:
+    >>> spec = detect_spec("datasets/digit-recognizer", load=True)
+    >>> ref = submit_file("digit-recognizer", "submission.csv", spec, "baseline")
+    >>> wait_for_score(KaggleClient(), ref, poll=5).public_score
+    '0.98714'
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from kaggle_kit.competition import CompetitionSpec
+from kaggle_kit.errors import KKError, SubmissionError
+from kaggle_kit.kaggle.client import KaggleClient, Submission
+from kaggle_kit.submission import SubmissionCheck, validate_submission
+
+
+@dataclass(frozen=True)
+class Pick:
+    """The file bare `kk submit` chose, its check, and the newer candidates it passed over (with the reason)."""
+
+    path: Path
+    check: SubmissionCheck
+    skipped: list[tuple[Path, str]]
+    candidates: int
+
+
+def submission_candidates(competition: str, runs: str | Path | None = None,
+                          cwd: str | Path | None = None) -> list[Path]:
+    """`runs/<competition>/*/submission*.csv` and `./submission.csv`, newest first."""
+    from kaggle_kit.project import runs_dir
+
+    runs = Path(runs) if runs is not None else runs_dir()
+    found = {p.resolve() for p in (runs / competition).glob("*/submission*.csv") if p.is_file()}
+    here = Path(cwd or Path.cwd()) / "submission.csv"
+    if here.is_file():
+        found.add(here.resolve())
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def pick_submission(competition: str, spec: CompetitionSpec, runs: str | Path | None = None,
+                    cwd: str | Path | None = None) -> Pick:
+    """The newest candidate that passes validation; a `SubmissionError` listing what was tried if none does."""
+    candidates = submission_candidates(competition, runs, cwd)
+    skipped: list[tuple[Path, str]] = []
+    for path in candidates:
+        try:
+            return Pick(path, validate_submission(path, spec), skipped, len(candidates))
+        except SubmissionError as exc:
+            skipped.append((path, exc.message))
+    where = f"{Path(runs) if runs is not None else 'runs'}/{competition}/*/submission*.csv or ./submission.csv"
+    if not candidates:
+        raise SubmissionError(f"no submission file found (looked for {where})",
+                              hint="Train and predict first (kk train), or name a file: kk submit --file FILE.")
+    detail = "; ".join(f"{p}: {why}" for p, why in skipped[:3])
+    raise SubmissionError(f"none of the {len(candidates)} submission files is valid ({detail})",
+                          hint="Fix one or name a file: kk submit --file FILE.")
+
+
+def _until_midnight_utc() -> str:
+    now = datetime.now(timezone.utc)
+    left = (now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)) - now
+    hours, rest = divmod(int(left.total_seconds()), 3600)
+    return f"{hours}h{rest // 60:02d}m"
+
+
+def submit_file(competition: str, path: str | Path, spec: CompetitionSpec, message: str = "",
+                client: KaggleClient | None = None) -> int:
+    """Validate `path` against `spec`, check the day's allowance, upload; returns the submission ref."""
+    validate_submission(path, spec)  # raises before anything is sent
+    client = client or KaggleClient()
+    limits = client.submission_limits(competition)
+    if limits.allowed_now <= 0:
+        scope = "in total" if limits.limited_by_total else "today"
+        raise KKError(
+            f"daily submission limit reached for {competition!r}: {limits.used_today} used today, none left {scope}; "
+            f"{Path(path).name} was not uploaded",
+            hint=f"Kaggle resets the count at 00:00 UTC (in {_until_midnight_utc()}); submit again after that.",
+        )
+    return client.submit(competition, path, message)
+
+
+def wait_for_score(client: KaggleClient, ref: int, poll: float = 5.0, timeout: float = 1800.0,
+                   on_poll: Callable[[Submission | None], None] | None = None) -> Submission:
+    """Poll submission `ref` every `poll` seconds until COMPLETE or ERROR (a `KKError` for ERROR or timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sub = client.submission(ref)
+        if on_poll:
+            on_poll(sub)
+        if sub is not None and sub.status == "ERROR":
+            raise KKError(f"submission {ref} failed to score: {sub.error or 'no reason given'}",
+                          hint="Check the file with `kk validate-submission FILE`.")
+        if sub is not None and sub.status == "COMPLETE":
+            return sub
+        if time.monotonic() + poll > deadline:
+            status = sub.status if sub else "not visible yet"
+            raise KKError(f"submission {ref} is still {status} after {timeout:.0f} s",
+                          hint="It keeps scoring on Kaggle's side; see `kk submissions` later.")
+        time.sleep(poll)
