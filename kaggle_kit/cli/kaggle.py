@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from kaggle_kit.cli.common import CompetitionArg, DataDirOpt, JsonOpt, announce, console, err_console
+from kaggle_kit.errors import KKError
 from kaggle_kit.project import resolve_competition
 
 
@@ -76,6 +77,11 @@ def submit(
                                                  "in runs/<competition>/*/ or ./submission.csv).",
                                                  show_default=False)] = None,
     message: Annotated[str, typer.Option("--message", "-m", help="Submission description.")] = "",
+    kernel: Annotated[Optional[str], typer.Option("--kernel", "-k", help="Submit this kernel's submission.csv "
+                                                  "(OWNER/SLUG, code-competition style) instead of a local file.",
+                                                  show_default=False)] = None,
+    version: Annotated[Optional[int], typer.Option("--version", "-v", help="Kernel version for --kernel "
+                                                   "(default: the latest).", show_default=False)] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait until scored and print the public score.")] = False,
     poll_interval: Annotated[Optional[float], typer.Option(
         "--poll-interval", help="Seconds between status checks with --wait (default 5; 0.5 against an emulator).",
@@ -90,13 +96,20 @@ def submit(
     """
     from kaggle_kit.competition import detect_spec
     from kaggle_kit.kaggle.client import KaggleClient
-    from kaggle_kit.kaggle.submit import pick_submission, submit_file, wait_for_score
+    from kaggle_kit.kaggle.submit import pick_submission, submit_file, submit_kernel_output, wait_for_score
     from kaggle_kit.submission import validate_submission
 
     ref = resolve_competition(competition, data_dir)
     announce(ref)
     spec = detect_spec(ref.data_dir, slug=ref.slug, load=True)
-    if file is None:
+    client = KaggleClient()
+    if kernel is not None:
+        if file is not None:
+            raise KKError("give either --file or --kernel, not both")
+        sub_ref = submit_kernel_output(ref.slug, kernel, spec, version=version, message=message, client=client)
+        err_console.print(f"submitted kernel {kernel}" + (f" version {version}" if version else "")
+                          + f"'s submission.csv (validated) to {ref.slug}: submission {sub_ref}", soft_wrap=True)
+    elif file is None:
         pick = pick_submission(ref.slug, spec)
         for path, why in pick.skipped:
             err_console.print(f"[yellow]skipped[/] {path}: {why}", soft_wrap=True)
@@ -106,9 +119,9 @@ def submit(
     else:
         check = validate_submission(file, spec)
         err_console.print(f"[green]valid[/]: {file} ({check.rows} rows)", soft_wrap=True)
-    client = KaggleClient()
-    sub_ref = submit_file(ref.slug, file, spec, message, client=client)
-    err_console.print(f"uploaded {file} to {ref.slug}: submission {sub_ref}", soft_wrap=True)
+    if kernel is None:
+        sub_ref = submit_file(ref.slug, file, spec, message, client=client)
+        err_console.print(f"uploaded {file} to {ref.slug}: submission {sub_ref}", soft_wrap=True)
     if wait:
         poll = poll_interval if poll_interval is not None else (0.5 if client.url else 5.0)
         with err_console.status(f"waiting for submission {sub_ref} to be scored...", spinner="dots"):

@@ -601,6 +601,33 @@ class KaggleClient:
                           f"{self.credentials.redact(created.message or 'no submission ref returned')}")
         return int(created.ref)
 
+    def submit_kernel(self, competition: str, kernel: str, version: int | None = None,
+                      file_name: str = "submission.csv", message: str = "") -> int:
+        """Submit a kernel version's output file (code-competition style); returns the submission ref."""
+        from kagglesdk.competitions.types.competition_api_service import ApiCreateCodeSubmissionRequest
+
+        owner, slug, v = split_ref(kernel, "kernel")
+        version = version or v
+
+        def create():
+            with self.sdk() as kaggle:
+                req = ApiCreateCodeSubmissionRequest()
+                req.competition_name = competition
+                req.kernel_owner = owner
+                req.kernel_slug = slug
+                req.file_name = file_name
+                if version:
+                    req.kernel_version = int(version)
+                if message:
+                    req.submission_description = message
+                return kaggle.competitions.competition_api_client.create_code_submission(req)
+
+        created = self.call(create, _Target("competition", competition), idempotent=False)
+        if not created.ref:
+            raise KKError(f"{self.where} did not accept kernel {owner}/{slug} as a submission to {competition!r}: "
+                          f"{self.credentials.redact(created.message or 'no submission ref returned')}")
+        return int(created.ref)
+
     @staticmethod
     def _put(url: str, path: Path) -> None:
         """PUT the raw bytes to an upload URL (no auth header, as the official client does)."""

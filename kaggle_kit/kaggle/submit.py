@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,20 +75,46 @@ def _until_midnight_utc() -> str:
     return f"{hours}h{rest // 60:02d}m"
 
 
-def submit_file(competition: str, path: str | Path, spec: CompetitionSpec, message: str = "",
-                client: KaggleClient | None = None) -> int:
-    """Validate `path` against `spec`, check the day's allowance, upload; returns the submission ref."""
-    validate_submission(path, spec)  # raises before anything is sent
-    client = client or KaggleClient()
+def _check_allowance(client: KaggleClient, competition: str, what: str) -> None:
     limits = client.submission_limits(competition)
     if limits.allowed_now <= 0:
         scope = "in total" if limits.limited_by_total else "today"
         raise KKError(
             f"daily submission limit reached for {competition!r}: {limits.used_today} used today, none left {scope}; "
-            f"{Path(path).name} was not uploaded",
+            f"{what} was not submitted",
             hint=f"Kaggle resets the count at 00:00 UTC (in {_until_midnight_utc()}); submit again after that.",
         )
+
+
+def submit_file(competition: str, path: str | Path, spec: CompetitionSpec, message: str = "",
+                client: KaggleClient | None = None) -> int:
+    """Validate `path` against `spec`, check the day's allowance, upload; returns the submission ref."""
+    validate_submission(path, spec)  # raises before anything is sent
+    client = client or KaggleClient()
+    _check_allowance(client, competition, Path(path).name)
     return client.submit(competition, path, message)
+
+
+def submit_kernel_output(competition: str, kernel: str, spec: CompetitionSpec, version: int | None = None,
+                         file_name: str = "submission.csv", message: str = "",
+                         client: KaggleClient | None = None) -> int:
+    """Submit a kernel version's `file_name` output, after downloading and validating it like a local file.
+
+    A kernel that wrote a malformed file would otherwise cost a daily submission to find out.
+    """
+    import tempfile
+
+    client = client or KaggleClient()
+    with tempfile.TemporaryDirectory(prefix="kk-kernel-output-") as tmp:
+        files = client.kernel_output(kernel, tmp, version=version, pattern=f"^{re.escape(file_name)}$")
+        found = [f for f in files if f.name == file_name]
+        if not found:
+            raise SubmissionError(f"kernel {kernel} has no output file {file_name!r}"
+                                  + (f" in version {version}" if version else ""),
+                                  hint="Check the kernel's log: kk kernel-output OWNER/SLUG.")
+        validate_submission(found[0], spec)
+    _check_allowance(client, competition, f"kernel {kernel}")
+    return client.submit_kernel(competition, kernel, version=version, file_name=file_name, message=message)
 
 
 def wait_for_score(client: KaggleClient, ref: int, poll: float = 5.0, timeout: float = 1800.0,

@@ -71,7 +71,7 @@ def test_daily_limit_is_enforced_with_a_clear_message(downloaded, store, emulato
     result = invoke("submit", LIMITED, "--file", str(sub))
     assert result.exit_code == 1
     assert "daily submission limit reached for 'limited-digits'" in result.output
-    assert "00:00 UTC" in result.output and "was not uploaded" in result.output
+    assert "00:00 UTC" in result.output and "was not submitted" in result.output
     assert len(my_submissions(emulator, slug=LIMITED)) == 2
 
 
