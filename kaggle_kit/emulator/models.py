@@ -27,13 +27,15 @@ from kaggle_kit.emulator.blobs import BlobStore
 from kaggle_kit.emulator.competitions import CompetitionsBackend
 from kaggle_kit.emulator.core import EmulatorError, Faults, ServiceBackend, parse_user
 from kaggle_kit.emulator.datasets import DatasetsBackend
+from kaggle_kit.emulator.kernels import KernelsBackend
 
 # The services, in construction order (a later one may use an earlier one in its __init__).
-# The kernels work adds `"kernels": KernelsBackend` here (and its RPC handlers in `api/__init__.py`).
+# A new service adds its backend here and its RPC handlers' module to `api.SERVICE_MODULES`.
 SERVICE_BACKENDS: dict[str, type[ServiceBackend]] = {
     "blobs": BlobStore,
     "competitions": CompetitionsBackend,
     "datasets": DatasetsBackend,
+    "kernels": KernelsBackend,
 }
 
 
@@ -43,6 +45,7 @@ class EmulatorBackend:
     blobs: BlobStore
     competitions: CompetitionsBackend
     datasets: DatasetsBackend
+    kernels: KernelsBackend
 
     def __init__(self, store: str | Path | None, state: str | Path | None = None,
                  users: Iterable[str] = ("local:local",), clock: Callable[[], float] = time.time,

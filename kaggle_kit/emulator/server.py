@@ -117,6 +117,10 @@ class EmulatorServer:
 
     def _close(self) -> None:
         self._server.server_close()
+        for service in self.backend.services.values():
+            close = getattr(service, "close", None)
+            if close is not None:  # e.g. kernels: running kernel processes must not outlive the server
+                close()
         if self.backend.owns_state:
             shutil.rmtree(self.backend.state_dir, ignore_errors=True)
 

@@ -1,6 +1,6 @@
 """The RPC handlers, one module per Kaggle service, assembled into one table: RPC name -> `Rpc`.
 
-To add a service (the kernels work: SaveKernel, GetKernelSessionStatus, ListKernelSessionOutput, GetKernel),
+To add a service (as kernels does: SaveKernel, GetKernelSessionStatus, ListKernelSessionOutput, GetKernel),
 write `api/kernels.py` with `router = RpcRouter("kernels.KernelsApiService")` and its `@router.rpc(...)`
 handlers, then add `kernels` to `SERVICE_MODULES` below.
 """
@@ -11,7 +11,7 @@ import importlib
 
 from kaggle_kit.emulator.api.base import Redirect, Rpc, RpcContext, RpcRouter
 
-SERVICE_MODULES = ("security", "blobs", "competitions", "datasets")
+SERVICE_MODULES = ("security", "blobs", "competitions", "datasets", "kernels")
 
 
 def rpc_handlers(modules: tuple[str, ...] = SERVICE_MODULES) -> dict[str, Rpc]:

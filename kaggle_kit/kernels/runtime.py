@@ -1,0 +1,323 @@
+"""What runs inside a kernel: find the inputs, say what hardware it got, train or predict, write the outputs.
+
+This module is embedded in every rendered kernel (see `kaggle_kit.kernels.bundle`) and runs on Kaggle's stock
+image, so it imports only the standard library, numpy/TensorFlow and kaggle_kit's own core and training code
+(never the command line's typer/rich). The rendered script calls `main(settings, recipe_toml, spec_json)`.
+
+Inputs are found wherever Kaggle mounts them:
+
+- a competition at `<input>/<slug>` or `<input>/competitions/<slug>`;
+- a dataset `owner/slug` at `<input>/<slug>` or `<input>/datasets/<owner>/<slug>`;
+
+where `<input>` is `$KK_KAGGLE_INPUT`, else `/kaggle/input` (the emulator and `kk run-kernel` redirect it).
+Outputs go to `$KK_KAGGLE_WORKING`, else `/kaggle/working` when it exists, else the current folder.
+
+Two lines of the log are for `kk` to read back (the rest is for people):
+
+    strategy: cpu (default), 1 replica, devices: /CPU:0        (`StrategyInfo.describe()`)
+    kk runtime: {"accelerator": "cpu", "devices": [...], "strategy": "...", ...}
+    kk result: {"status": "ok", "run_dir": "runs/<competition>/<run-id>", ...}
+
+Example (what a rendered training kernel does):
+    >>> main({"kind": "train", "competition": "digit-recognizer", "run_id": "20261122-053012-default",
+    ...       "folds": [0, 1]}, recipe_toml=open("config.toml").read(), spec_json=None)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+INPUT_ENV = "KK_KAGGLE_INPUT"
+WORKING_ENV = "KK_KAGGLE_WORKING"
+KAGGLE_INPUT = "/kaggle/input"
+KAGGLE_WORKING = "/kaggle/working"
+
+RUNTIME_PREFIX = "kk runtime: "
+RESULT_PREFIX = "kk result: "
+RESULT_FILE = "kk-result.json"
+SUBMISSION_FILE = "submission.csv"
+WEIGHTS_MANIFEST = "manifest.json"
+WEIGHTS_FORMAT = "kk-weights/1"
+
+
+class KernelInputError(RuntimeError):
+    """An input the kernel needs is not mounted where Kaggle (or the emulator) would put it."""
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+# -- where things are ------------------------------------------------------------------------------------------------
+
+
+def input_root() -> Path:
+    return Path(os.environ.get(INPUT_ENV) or KAGGLE_INPUT)
+
+
+def working_dir() -> Path:
+    env = os.environ.get(WORKING_ENV)
+    if env:
+        return Path(env)
+    return Path(KAGGLE_WORKING) if Path(KAGGLE_WORKING).is_dir() else Path.cwd()
+
+
+def _listing(root: Path, depth: int = 2) -> str:
+    if not root.is_dir():
+        return f"{root} does not exist"
+    found = []
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if len(rel.parts) <= depth and p.is_dir():
+            found.append(rel.as_posix() + "/")
+    return ", ".join(found[:30]) or "(empty)"
+
+
+def _first_dir(candidates: list[Path], what: str, root: Path, attach: str) -> Path:
+    for c in candidates:
+        if c.is_dir():
+            return c
+    raise KernelInputError(
+        f"{what} is not mounted: looked in {', '.join(str(c) for c in candidates)}; {root} holds: {_listing(root)}. "
+        f"Attach it to the kernel ({attach}).")
+
+
+def competition_dir(slug: str, root: Path | None = None) -> Path:
+    """The competition's data folder: `<input>/<slug>` or `<input>/competitions/<slug>`."""
+    root = root or input_root()
+    return _first_dir([root / slug, root / "competitions" / slug], f"competition {slug!r}", root,
+                      f"competition_sources: [{slug!r}] in kernel-metadata.json")
+
+
+def kernel_output_dir(ref: str, root: Path | None = None) -> Path:
+    """Another kernel `owner/slug`'s output: `<input>/<slug>` or `<input>/notebooks/<owner>/<slug>`."""
+    root = root or input_root()
+    owner, _, slug = ref.partition("/")
+    return _first_dir([root / slug, root / "notebooks" / owner / slug], f"kernel output {ref!r}", root,
+                      f"kernel_sources: [{ref!r}] in kernel-metadata.json")
+
+
+def dataset_dir(ref: str, root: Path | None = None) -> Path:
+    """A dataset `owner/slug`'s folder: `<input>/<slug>` or `<input>/datasets/<owner>/<slug>`."""
+    root = root or input_root()
+    owner, _, slug = ref.partition("/")
+    return _first_dir([root / slug, root / "datasets" / owner / slug], f"dataset {ref!r}", root,
+                      f"dataset_sources: [{ref!r}] in kernel-metadata.json")
+
+
+# -- what hardware we got --------------------------------------------------------------------------------------------
+
+
+def runtime_info(strategy_line: str | None = None) -> dict:
+    """Accelerator kind (tpu/gpu/cpu), devices and versions, as TensorFlow sees them."""
+    info: dict = {"python": platform.python_version(), "host": platform.node()}
+    devices: list[str] = []
+    kind = "cpu"
+    if "tensorflow" not in sys.modules:  # a scikit-learn baseline: no reason to start TensorFlow just to ask
+        info.update(accelerator="cpu", devices=["CPU:0"], tensorflow="not loaded")
+        if strategy_line:
+            info["strategy"] = strategy_line
+        return info
+    try:
+        import tensorflow as tf
+
+        info["tensorflow"] = tf.__version__
+        for dev in tf.config.list_physical_devices():
+            devices.append(f"{dev.device_type}:{dev.name.rsplit(':', 1)[-1]}")
+        types = {d.split(":")[0] for d in devices}
+        if "TPU" in types or os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR"):
+            kind = "tpu"
+        elif "GPU" in types:
+            kind = "gpu"
+    except Exception as exc:  # noqa: BLE001 - a kernel without TensorFlow still reports what it can
+        info["tensorflow"] = f"unavailable ({type(exc).__name__})"
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        info["keras"] = getattr(keras, "__version__", "?")
+    info["accelerator"] = kind
+    info["devices"] = devices
+    if strategy_line:
+        info["strategy"] = strategy_line
+    return info
+
+
+def header(settings: dict) -> None:
+    """What this kernel is, where kaggle_kit came from, what it asked for (touches no device: on a TPU VM the
+    strategy must be the first thing to initialise TensorFlow's devices)."""
+    import kaggle_kit
+
+    where = Path(kaggle_kit.__file__).resolve().parent
+    say(f"kaggle-kit {kaggle_kit.__version__} {settings.get('kind')} kernel {settings.get('kernel', '')} for "
+        f"{settings.get('competition')} (kaggle_kit from {where})")
+    requested = settings.get("requested") or {}
+    if requested:
+        say(f"requested: {requested.get('accelerator', 'cpu')}"
+            + (f" ({requested['machine_shape']})" if requested.get("machine_shape") else "")
+            + f", internet {'on' if requested.get('internet') else 'off'}")
+    say(f"input: {input_root()}  working: {working_dir()}")
+
+
+def banner(strategy_line: str) -> dict:
+    """Print the strategy line (`strategy.describe()`), the devices, and the runtime info as one JSON line."""
+    import kaggle_kit
+
+    say(strategy_line)
+    info = runtime_info(strategy_line)
+    say(f"devices: {', '.join(info['devices']) or 'none listed'} -> running on {info['accelerator'].upper()}")
+    info["kaggle_kit"] = str(Path(kaggle_kit.__file__).resolve().parent)
+    say(RUNTIME_PREFIX + json.dumps(info, sort_keys=True))
+    return info
+
+
+def write_result(result: dict) -> None:
+    """`kk-result.json` in the working folder, and the same as one log line for `kk` to read."""
+    from kaggle_kit.io import atomic_write_json
+
+    atomic_write_json(working_dir() / RESULT_FILE, result)
+    say(RESULT_PREFIX + json.dumps(result, sort_keys=True))
+
+
+# -- the two kernels -------------------------------------------------------------------------------------------------
+
+
+def _check_spec(expected: dict | None, spec) -> None:
+    """The competition mounted here must look like the one the kernel was rendered (or the weights trained) for."""
+    if not expected:
+        return
+    want = {"classes": [str(c) for c in expected.get("classes", [])], "image_shape": list(expected["image_shape"]),
+            "id_column": expected["id_column"], "target_column": expected["target_column"]}
+    got = {"classes": [str(c) for c in spec.classes], "image_shape": list(spec.image_shape),
+           "id_column": spec.id_column, "target_column": spec.target_column}
+    diff = [f"{k}: expected {want[k]!r}, found {got[k]!r}" for k in want if want[k] and want[k] != got[k]]
+    if diff:
+        raise KernelInputError(f"the competition data mounted at {spec.data_dir} does not match: " + "; ".join(diff))
+
+
+def run_train(settings: dict, recipe_toml: str, spec_json: str | None) -> dict:
+    """Train the kernel's folds into `<working>/runs/<competition>/<run-id>/`."""
+    import tomllib
+
+    from kaggle_kit.competition import Competition
+    from kaggle_kit.config import from_dict
+    from kaggle_kit.training.config import RecipeConfig
+    from kaggle_kit.training.trainer import PlainReporter, train_run
+
+    class KernelReporter(PlainReporter):
+        """Prints the banner when the trainer has picked its strategy (it is the one to initialise devices)."""
+
+        def on_run_start(self, info: dict) -> None:
+            state["strategy"] = info["strategy"]
+            banner(info["strategy"])
+            super().on_run_start(info)
+
+    state: dict = {}
+    slug = settings["competition"]
+    header(settings)
+    recipe = from_dict(tomllib.loads(recipe_toml), RecipeConfig, source="the kernel's recipe")
+    competition = Competition.open(competition_dir(slug), slug=slug)
+    _check_spec(json.loads(spec_json) if spec_json else None, competition.spec)
+    run_rel = Path("runs") / slug / settings["run_id"]
+    run_dir = working_dir() / run_rel
+    t0 = time.perf_counter()
+    result = train_run(competition, recipe, run_dir, folds_to_train=settings.get("folds"), reporter=KernelReporter())
+    return {"status": "ok", "kind": "train", "run_dir": run_rel.as_posix(), "folds": settings.get("folds"),
+            "folds_done": result.metrics.get("folds_done"), "cv_accuracy": result.metrics.get("cv_accuracy"),
+            "strategy": state.get("strategy", result.strategy), "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def verify_weights(folder: Path) -> dict:
+    """Check every file of a weights dataset against its `manifest.json` (sha256); returns the manifest."""
+    from kaggle_kit.io import sha256_file
+
+    path = folder / WEIGHTS_MANIFEST
+    if not path.is_file():
+        raise KernelInputError(f"{path}: not found; is {folder.name} a weights dataset made by `kk upload-weights`?")
+    manifest = json.loads(path.read_text())
+    if manifest.get("format") != WEIGHTS_FORMAT:
+        raise KernelInputError(f"{path}: format {manifest.get('format')!r}, expected {WEIGHTS_FORMAT!r}")
+    problems = []
+    for name, entry in manifest["files"].items():
+        p = folder / name
+        if not p.is_file():
+            problems.append(f"{name}: missing")
+        elif sha256_file(p) != entry["sha256"]:
+            problems.append(f"{name}: sha256 differs from the manifest (corrupt or replaced)")
+    if problems:
+        raise KernelInputError(f"weights in {folder} failed verification: " + "; ".join(problems))
+    say(f"weights verified: {len(manifest['files'])} files match {WEIGHTS_MANIFEST} (sha256), run "
+        f"{manifest.get('run_id')}")
+    return manifest
+
+
+def weights_run_dir(folder: Path, manifest: dict, target: Path) -> Path:
+    """Lay a weights dataset's flat files out as the run folder they came from (symlinks, nothing copied)."""
+    for name, entry in manifest["files"].items():
+        dest = target / entry["path"]
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            dest.symlink_to((folder / name).resolve())
+        except OSError:
+            import shutil
+
+            shutil.copyfile(folder / name, dest)
+    return target
+
+
+def run_inference(settings: dict, spec_json: str | None) -> dict:
+    """Predict the test set with the weights dataset's ensemble (+TTA) and write a validated `submission.csv`."""
+    from kaggle_kit.competition import Competition
+    from kaggle_kit.submission import validate_submission
+    from kaggle_kit.training.predict import predict_run
+    from kaggle_kit.training.strategy import detect_strategy
+
+    slug = settings["competition"]
+    header(settings)
+    # Inputs first: a missing or corrupt input fails in seconds, before TensorFlow starts.
+    competition = Competition.open(competition_dir(slug), slug=slug)
+    folder = dataset_dir(settings["weights"])
+    manifest = verify_weights(folder)
+    _check_spec(manifest.get("spec"), competition.spec)
+    _check_spec(json.loads(spec_json) if spec_json else None, competition.spec)
+    strategy_line = detect_strategy().describe()
+    banner(strategy_line)
+    t0 = time.perf_counter()
+    out = working_dir() / SUBMISSION_FILE
+    with tempfile.TemporaryDirectory(prefix="kk-weights-") as tmp:
+        run_dir = weights_run_dir(folder, manifest, Path(tmp) / str(manifest.get("run_id") or "run"))
+        prediction = predict_run(run_dir, competition, tta=settings.get("tta"), folds=settings.get("ensemble_folds"),
+                                 weighted=bool(settings.get("weighted")), out=out, log=say)
+    check = validate_submission(out, competition.spec)
+    say(f"wrote {out}: {check.rows} rows, valid; folds {prediction.folds}, TTA x{prediction.tta}; "
+        f"label counts {check.label_counts}")
+    return {"status": "ok", "kind": "inference", "submission": SUBMISSION_FILE, "rows": check.rows,
+            "weights": settings["weights"], "run_id": manifest.get("run_id"), "folds": prediction.folds,
+            "tta": prediction.tta, "strategy": strategy_line, "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def main(settings: dict, recipe_toml: str | None = None, spec_json: str | None = None) -> dict:
+    """Run the kernel described by `settings` (kind train/inference); exits non-zero with a clear message on error."""
+    kind = settings.get("kind")
+    try:
+        if kind == "train":
+            result = run_train(settings, recipe_toml or "", spec_json)
+        elif kind == "inference":
+            result = run_inference(settings, spec_json)
+        else:
+            raise KernelInputError(f"unknown kernel kind {kind!r}")
+    except Exception as exc:
+        from kaggle_kit.errors import KKError
+
+        if isinstance(exc, (KKError, KernelInputError)):
+            print(f"kk kernel error: {exc}", file=sys.stderr, flush=True)
+            write_result({"status": "error", "kind": kind, "error": str(exc)})
+            raise SystemExit(1) from None
+        write_result({"status": "error", "kind": kind, "error": f"{type(exc).__name__}: {exc}"})
+        raise
+    write_result(result)
+    return result

@@ -1,0 +1,184 @@
+"""The emulator's kernel endpoints, driven by the real, unmodified `kaggle` CLI (and raw RPCs where it has none)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from kernel_helpers import KEY
+
+from kaggle_kit.emulator.testing import call_rpc, client_env, kaggle_cli, running_emulator
+from kaggle_kit.kernels.sandbox import netns_available
+
+KAGGLE = kaggle_cli()
+
+
+def push_folder(tmp_path: Path, slug: str, body: str, internet: bool = False, **meta) -> Path:
+    folder = tmp_path / slug
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{slug}.py").write_text(body)
+    (folder / "kernel-metadata.json").write_text(json.dumps({
+        "id": f"local/{slug}", "title": slug, "code_file": f"{slug}.py", "language": "python",
+        "kernel_type": "script", "enable_internet": internet, "competition_sources": ["digit-recognizer"], **meta}))
+    return folder
+
+
+def kaggle(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([KAGGLE, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def wait_done(env: dict, ref: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = kaggle(env, "kernels", "status", ref).stdout
+        for state in ("COMPLETE", "ERROR", "CANCEL"):
+            if f"KernelWorkerStatus.{state}" in out:
+                return out
+        time.sleep(0.3)
+    raise AssertionError(f"{ref} did not finish: {out}")
+
+
+@pytest.fixture
+def env(emulator, tmp_path):
+    return client_env(emulator, tmp_path / "home", user="local", key=KEY)
+
+
+SUBMIT_FIRST_CLASS = """
+import csv, os
+root = os.environ["KK_KAGGLE_INPUT"]
+rows = list(csv.reader(open(os.path.join(root, "competitions", "digit-recognizer", "sample_submission.csv"))))
+with open("submission.csv", "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(rows[0])
+    for r in rows[1:]:
+        w.writerow([r[0], 3])
+print("wrote", len(rows) - 1, "rows")
+"""
+
+
+def test_push_status_output_pull_and_versions(env, tmp_path, emulator):
+    folder = push_folder(tmp_path, "hello-kernel", "print('hello from v1')\nopen('a.txt','w').write('1')\n")
+    r = kaggle(env, "kernels", "push", "-p", str(folder))
+    assert "Kernel version 1 successfully pushed" in r.stdout, r
+    assert "COMPLETE" in wait_done(env, "local/hello-kernel")
+    (folder / "hello-kernel.py").write_text("print('hello from v2')\n")
+    r = kaggle(env, "kernels", "push", "-p", str(folder))
+    assert "Kernel version 2 successfully pushed" in r.stdout, r
+    wait_done(env, "local/hello-kernel")
+
+    out = tmp_path / "out"
+    r = kaggle(env, "kernels", "output", "local/hello-kernel", "-p", str(out))
+    assert r.returncode == 0, r
+    log = json.loads((out / "hello-kernel.log").read_text())
+    assert all(set(e) == {"stream_name", "time", "data"} for e in log)
+    assert any(e["data"] == "hello from v2\n" and e["stream_name"] == "stdout" for e in log)
+    assert not (out / "a.txt").exists()  # the newest version wrote no file
+
+    v1 = call_rpc(emulator, "kernels.KernelsApiService/ListKernelSessionOutput",
+                  {"userName": "local", "kernelSlug": "hello-kernel", "versionLabel": "v1"}, key=KEY).json()
+    assert [f["fileName"] for f in v1["files"]] == ["a.txt"] and v1["files"][0]["url"].startswith("http")
+    assert "hello from v1" in v1["log"]
+
+    pulled = tmp_path / "pulled"
+    r = kaggle(env, "kernels", "pull", "local/hello-kernel", "-p", str(pulled), "-m")
+    assert r.returncode == 0, r
+    assert (pulled / "hello-kernel.py").read_text() == "print('hello from v2')\n"
+    meta = json.loads((pulled / "kernel-metadata.json").read_text())
+    assert meta["enable_internet"] is False and meta["competition_sources"] == ["digit-recognizer"]
+
+
+def test_quick_save_does_not_run(emulator, tmp_path):
+    body = {"slug": "local/saved-only", "newTitle": "saved-only", "text": "open('ran.txt','w').write('1')\n",
+            "language": "python", "kernelType": "script", "isPrivate": True, "enableGpu": False,
+            "enableInternet": False, "kernelExecutionType": "QUICK_SAVE"}
+    r = call_rpc(emulator, "kernels.KernelsApiService/SaveKernel", body, key=KEY).json()
+    assert r["versionNumber"] == 1
+    st = call_rpc(emulator, "kernels.KernelsApiService/GetKernelSessionStatus",
+                  {"userName": "local", "kernelSlug": "saved-only"}, key=KEY).json()
+    out = call_rpc(emulator, "kernels.KernelsApiService/ListKernelSessionOutput",
+                   {"userName": "local", "kernelSlug": "saved-only"}, key=KEY).json()
+    assert st["status"] == "COMPLETE" and out["files"] == [] and "QUICK_SAVE" in out["log"]
+
+
+def test_failure_message_private_kernels_and_invalid_sources(env, tmp_path, emulator):
+    folder = push_folder(tmp_path, "broken-kernel", "import sys\nprint('about to fail')\nsys.exit('bad input: 42')\n",
+                         dataset_sources=["local/no-such-dataset"])
+    r = kaggle(env, "kernels", "push", "-p", str(folder))
+    assert "not valid dataset sources" in r.stdout and "local/no-such-dataset" in r.stdout
+    out = wait_done(env, "local/broken-kernel")
+    assert "KernelWorkerStatus.ERROR" in out and "bad input: 42" in out
+    stranger = call_rpc(emulator, "kernels.KernelsApiService/GetKernelSessionStatus",
+                        {"userName": "local", "kernelSlug": "broken-kernel"}, user="nobody", key="x")
+    assert stranger.status_code == 401
+    with running_emulator(None, users=("a:1", "b:2")) as other:
+        body = {"slug": "a/private-one", "newTitle": "private-one", "text": "print(1)\n", "language": "python",
+                "kernelType": "script", "isPrivate": True, "kernelExecutionType": "QUICK_SAVE"}
+        assert call_rpc(other, "kernels.KernelsApiService/SaveKernel", body, user="a", key="1").status_code == 200
+        seen_by_b = call_rpc(other, "kernels.KernelsApiService/GetKernel",
+                             {"userName": "a", "kernelSlug": "private-one"}, user="b", key="2")
+        assert seen_by_b.status_code == 404
+        body["slug"] = "b/not-mine-to-push"
+        pushed_as_other = call_rpc(other, "kernels.KernelsApiService/SaveKernel", body, user="a", key="1")
+        assert pushed_as_other.status_code == 403
+
+
+@pytest.mark.skipif(not netns_available(), reason="`unshare -n` is not available on this machine")
+def test_internet_off_kernel_cannot_reach_the_emulator(env, tmp_path, emulator):
+    body = f"import socket\nsocket.create_connection(('127.0.0.1', {emulator.port}), timeout=5)\nprint('reached')\n"
+    kaggle(env, "kernels", "push", "-p", str(push_folder(tmp_path, "offline-kernel", body)))
+    out = wait_done(env, "local/offline-kernel")
+    assert "KernelWorkerStatus.ERROR" in out and "unreachable" in out.lower()
+    kaggle(env, "kernels", "push", "-p", str(push_folder(tmp_path, "online-kernel", body, internet=True)))
+    assert "COMPLETE" in wait_done(env, "local/online-kernel")
+
+
+def _public_accuracy(solution: Path, submission: Path) -> float:
+    truth = {r[0]: (r[1], r[2]) for r in list(csv.reader(open(solution)))[1:]}
+    sub = {r[0]: r[1] for r in list(csv.reader(open(submission)))[1:]}
+    public = [i for i, (_, usage) in truth.items() if usage == "Public"]
+    return sum(sub[i] == truth[i][0] for i in public) / len(public)
+
+
+def test_code_submission_scores_the_kernels_output(env, tmp_path, emulator, kernel_store):
+    kaggle(env, "kernels", "push", "-p", str(push_folder(tmp_path, "first-class", SUBMIT_FIRST_CLASS)))
+    assert "COMPLETE" in wait_done(env, "local/first-class")
+    out = tmp_path / "out"
+    kaggle(env, "kernels", "output", "local/first-class", "-p", str(out))
+    expected = _public_accuracy(kernel_store / "digit-recognizer" / "solution.csv", out / "submission.csv")
+    r = kaggle(env, "competitions", "submit", "digit-recognizer", "-k", "local/first-class", "-v", "1",
+               "-f", "submission.csv", "-m", "code submission")
+    assert "Successfully submitted" in r.stdout, r
+    subs = call_rpc(emulator, "competitions.CompetitionApiService/ListSubmissions",
+                    {"competitionName": "digit-recognizer"}, key=KEY).json()["submissions"]
+    mine = next(s for s in subs if s["description"] == "code submission")
+    assert mine["status"] == "COMPLETE" and float(mine["publicScore"]) == pytest.approx(expected, abs=1e-5)
+    # a version that did not run successfully cannot be submitted
+    kaggle(env, "kernels", "push", "-p", str(push_folder(tmp_path, "failing-one", "raise SystemExit(3)\n")))
+    wait_done(env, "local/failing-one")
+    bad = call_rpc(emulator, "competitions.CompetitionApiService/CreateCodeSubmission",
+                   {"competitionName": "digit-recognizer", "kernelOwner": "local", "kernelSlug": "failing-one"},
+                   key=KEY)
+    assert bad.status_code == 400 and "ERROR" in bad.json()["message"]
+
+
+def test_sessions_are_persisted_and_a_killed_one_reads_error(kernel_store, tmp_path):
+    state = tmp_path / "state"
+    body = {"slug": "local/sleepy-kernel", "newTitle": "sleepy-kernel", "text": "import time\ntime.sleep(120)\n",
+            "language": "python", "kernelType": "script", "isPrivate": True, "enableInternet": True}
+    with running_emulator(kernel_store, state) as server:
+        call_rpc(server, "kernels.KernelsApiService/SaveKernel", body)
+        deadline = time.monotonic() + 30
+        while server.backend.kernels.get("local", "local", "sleepy-kernel").current.status != "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        t0 = time.monotonic()
+        server.backend.kernels.close()
+        assert time.monotonic() - t0 < 15  # the session's process was killed, not waited for
+    with running_emulator(kernel_store, state) as server:
+        st = call_rpc(server, "kernels.KernelsApiService/GetKernelSessionStatus",
+                      {"userName": "local", "kernelSlug": "sleepy-kernel"}).json()
+        assert st["status"] == "ERROR" and "stopped" in st["failureMessage"]

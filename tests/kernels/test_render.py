@@ -1,0 +1,217 @@
+"""Rendering: metadata for every accelerator/internet choice, the embedded code, determinism, no key inside."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from kernel_helpers import KEY
+from typer.testing import CliRunner
+
+from kaggle_kit.cli import app
+from kaggle_kit.kernels.bundle import FORBIDDEN, build_bundle, kernel_modules, read_bundle
+from kaggle_kit.kernels.metadata import Accelerator, kernel_metadata, validate_metadata
+from kaggle_kit.kernels.sandbox import kernel_site_dir
+
+EXPLICIT_KEYS = {"id", "title", "code_file", "language", "kernel_type", "is_private", "enable_gpu", "enable_tpu",
+                 "enable_internet", "machine_shape", "competition_sources", "dataset_sources", "kernel_sources"}
+
+
+@pytest.fixture
+def offline_project(tmp_path, kernel_store, monkeypatch):
+    """A project with local data and credentials but no emulator: --render-only never talks to Kaggle."""
+    import shutil
+
+    shutil.copytree(kernel_store / "digit-recognizer" / "data", tmp_path / "datasets" / "digit-recognizer")
+    (tmp_path / "kk.toml").write_text('competition = "digit-recognizer"\nowner = "alice"\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KAGGLE_USERNAME", "alice")
+    monkeypatch.setenv("KAGGLE_KEY", KEY)
+    monkeypatch.setenv("KK_KAGGLE_URL", "http://127.0.0.1:9")  # nothing listens: any network call would fail
+    return tmp_path
+
+
+def render(*args: str) -> tuple[dict, dict]:
+    result = CliRunner().invoke(app, ["push-kernel", *args, "--render-only", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    rows = out["kernels"] if "kernels" in out else [out]
+    metas = {}
+    for row in rows:
+        assert row["status"] == "RENDERED" and row["version"] is None
+        metas[row["ref"]] = json.loads((Path(row["build_dir"]) / "kernel-metadata.json").read_text())
+    return out, metas
+
+
+@pytest.mark.parametrize("flags, gpu, tpu, shape", [
+    (["--gpu"], True, False, "NvidiaTeslaT4"),
+    (["--tpu"], False, True, "TpuV5E8"),
+    (["--accelerator", "NvidiaL4"], True, False, "NvidiaL4"),
+    (["--accelerator", "TpuV5E8"], False, True, "TpuV5E8"),
+    (["--cpu"], False, False, None),
+    ([], False, False, None),
+])
+def test_accelerator_flags_set_metadata_explicitly(offline_project, flags, gpu, tpu, shape):
+    out, metas = render("train", *flags)
+    meta = metas["alice/digit-recognizer-kk-train"]
+    assert EXPLICIT_KEYS <= set(meta)
+    assert (meta["enable_gpu"], meta["enable_tpu"], meta["machine_shape"]) == (gpu, tpu, shape)
+    assert meta["enable_internet"] is False and meta["is_private"] is True
+    assert meta["competition_sources"] == ["digit-recognizer"] and meta["kernel_type"] == "script"
+    assert meta["code_file"] == "digit-recognizer-kk-train.py"
+    assert (Path(out["build_dir"]) / meta["code_file"]).is_file()
+    assert validate_metadata(meta) == []
+
+
+def test_internet_public_and_inference_sources(offline_project):
+    _, metas = render("train", "--internet", "--public", "--gpu")
+    meta = metas["alice/digit-recognizer-kk-train"]
+    assert meta["enable_internet"] is True and meta["is_private"] is False
+    _, metas = render("inference", "--weights", "alice/my-weights", "--no-internet")
+    meta = metas["alice/digit-recognizer-kk-inference"]
+    assert meta["dataset_sources"] == ["alice/my-weights"] and meta["enable_internet"] is False
+    assert meta["competition_sources"] == ["digit-recognizer"]
+
+
+def test_bad_accelerator_choices_are_errors(offline_project):
+    for args in (["--gpu", "--tpu"], ["--accelerator", "Pentium4"], ["--cpu", "--accelerator", "NvidiaL4"]):
+        result = CliRunner().invoke(app, ["push-kernel", "train", *args, "--render-only"])
+        assert result.exit_code == 1 and "error" in result.output, args
+
+
+def test_bare_push_kernel_renders_the_kk_toml_competitions_training_kernel(offline_project):
+    result = CliRunner().invoke(app, ["push-kernel", "--gpu", "--render-only", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["ref"] == "alice/digit-recognizer-kk-train"
+    code = (Path(out["build_dir"]) / "digit-recognizer-kk-train.py").read_text()
+    assert "name = \"default\"" in code  # the default recipe, resolved into the kernel as TOML
+
+
+def test_training_options_reach_the_kernel_recipe(offline_project):
+    _, metas = render("train", "--epochs", "3", "--limit", "200", "--batch-size", "16", "--seed", "7",
+                      "--lr", "0.002", "--set", "augment.rotation=5", "--folds", "4", "--fold", "1", "--fold", "3")
+    folder = offline_project / "kernels" / "build" / "digit-recognizer-kk-train"
+    code = (folder / "digit-recognizer-kk-train.py").read_text()
+    scope: dict = {}
+    exec(code.split("def import_kaggle_kit")[0], scope)  # the readable configuration block at the top
+    import tomllib
+
+    recipe = tomllib.loads(scope["RECIPE_TOML"])
+    assert (recipe["epochs"], recipe["limit"], recipe["batch_size"], recipe["seed"], recipe["folds"]) == (3, 200, 16, 7, 4)
+    assert recipe["optimizer"]["lr"] == 0.002 and recipe["augment"]["rotation"] == 5
+    assert scope["SETTINGS"]["folds"] == [1, 3] and scope["SETTINGS"]["kind"] == "train"
+    spec = json.loads(scope["SPEC_JSON"])
+    assert spec["id_column"] == "ImageId" and len(spec["classes"]) == 10
+
+
+def test_parallel_fans_folds_out_over_distinct_kernels(offline_project):
+    out, metas = render("train", "--folds", "5", "--parallel", "2", "--gpu")
+    assert sorted(metas) == ["alice/digit-recognizer-kk-train-p0", "alice/digit-recognizer-kk-train-p1"]
+    folds, run_ids = [], set()
+    for row in out["kernels"]:
+        scope: dict = {}
+        code = next(Path(row["build_dir"]).glob("*.py")).read_text()
+        exec(code.split("def import_kaggle_kit")[0], scope)
+        folds.append(scope["SETTINGS"]["folds"])
+        run_ids.add(scope["SETTINGS"]["run_id"])
+    assert folds == [[0, 2, 4], [1, 3]] and len(run_ids) == 1  # one run, disjoint fold subsets
+
+
+def test_rendering_is_deterministic(offline_project):
+    _, _ = render("inference", "--weights", "alice/my-weights")
+    path = offline_project / "kernels/build/digit-recognizer-kk-inference/digit-recognizer-kk-inference.py"
+    first = path.read_bytes()
+    _, _ = render("inference", "--weights", "alice/my-weights")
+    assert path.read_bytes() == first
+
+
+def test_a_kernel_holding_the_key_is_refused(offline_project):
+    result = CliRunner().invoke(app, ["push-kernel", "train", "--render-only", "--set", f'description="{KEY}"'])
+    assert result.exit_code == 1
+    assert "Kaggle key appears in" in result.output and KEY not in result.output
+    assert not (offline_project / "kernels/build/digit-recognizer-kk-train").exists()
+
+
+def test_bundle_holds_kernel_code_only():
+    bundle = build_bundle()
+    names = set(bundle.modules)
+    assert {"kaggle_kit.kernels.runtime", "kaggle_kit.training.trainer", "kaggle_kit.training.predict",
+            "kaggle_kit.submission", "kaggle_kit.competition"} <= names
+    assert not [n for n in names if n.startswith(("kaggle_kit.cli", "kaggle_kit.emulator", "kaggle_kit.kaggle"))]
+    assert "kaggle_kit.kernels.render" not in names and "kaggle_kit.kernels.sandbox" not in names
+    members = read_bundle(bundle.encoded())
+    assert all(n.endswith((".py", ".typed")) for n in members)
+    assert "_vendor/tomli_w/__init__.py" in members  # config.py needs it; Kaggle's image lacks it
+
+
+def test_a_forbidden_module_level_import_stops_the_bundle(tmp_path, monkeypatch):
+    from kaggle_kit.kernels import bundle as bundle_mod
+    from kaggle_kit.kernels.bundle import BundleError
+
+    pkg = tmp_path / "kaggle_kit"
+    (pkg / "training").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "training" / "__init__.py").write_text("")
+    (pkg / "kernels").mkdir()
+    (pkg / "kernels" / "__init__.py").write_text("")
+    (pkg / "kernels" / "runtime.py").write_text("from kaggle_kit.training import fancy\n")
+    (pkg / "training" / "fancy.py").write_text("import rich\n\ndef f():\n    import typer\n")
+    monkeypatch.setattr(bundle_mod, "PACKAGE_DIR", pkg)
+    with pytest.raises(BundleError, match=r"training/fancy.py imports rich"):
+        kernel_modules()
+    (pkg / "training" / "fancy.py").write_text("def f():\n    import typer  # only when called\n")
+    assert "kaggle_kit.training.fancy" in kernel_modules()
+    assert set(FORBIDDEN) >= {"typer", "rich", "flask"}
+
+
+@pytest.mark.slow
+def test_embedded_code_imports_without_kaggle_kit_installed(offline_project, tmp_path):
+    """The rendered script's own bootstrap, in an interpreter that has numpy/TF but no kaggle_kit, no typer,
+    no flask and no tomli_w: every embedded module imports, from the unpacked bundle."""
+    _, metas = render("train")
+    script = offline_project / "kernels/build/digit-recognizer-kk-train/digit-recognizer-kk-train.py"
+    check = f"""
+import importlib, os, runpy, sys
+for name in ("kaggle_kit", "typer", "flask", "tomli_w", "click"):
+    try:
+        importlib.import_module(name)
+        raise SystemExit("importable before the bundle: " + name)
+    except ImportError:
+        pass
+os.environ["KK_KERNEL_RUN"] = "0"
+scope = runpy.run_path({str(script)!r})
+target = scope["import_kaggle_kit"]()
+import kaggle_kit
+assert os.path.realpath(kaggle_kit.__file__).startswith(os.path.realpath(target) + os.sep), kaggle_kit.__file__
+mods = {build_bundle().modules!r}
+for m in mods:
+    importlib.import_module(m)
+    assert os.path.realpath(sys.modules[m].__file__).startswith(os.path.realpath(target)), m
+import kaggle_kit.config, tomli_w
+assert tomli_w.__file__.startswith(os.path.realpath(target)) or tomli_w.__file__.startswith(target)
+bad = sorted(set(sys.modules) & {{"typer", "flask", "werkzeug", "click", "kaggle", "kagglesdk"}})
+assert not bad, bad
+print("OK", kaggle_kit.__file__)
+"""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(kernel_site_dir()), "HOME": str(tmp_path),
+           "TMPDIR": str(tmp_path), "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run([sys.executable, "-S", "-c", check], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "OK" in proc.stdout and "kk-embedded-" in proc.stdout
+    assert os.environ.get("KK_KERNEL_RUN") is None
+
+
+def test_metadata_helpers():
+    meta = kernel_metadata("bob/digit-recognizer-kk-train", "x.py", Accelerator.from_flags(tpu=True), internet=False)
+    assert meta["title"] == "digit-recognizer-kk-train"
+    bad = dict(meta, title="Something Else", enable_gpu=True)
+    problems = validate_metadata(bad)
+    assert any("slugify" in p for p in problems) and any("both" in p for p in problems)
+    assert Accelerator.from_flags(accelerator="NvidiaTeslaP100").warnings()  # retired shape: warned, still sent
