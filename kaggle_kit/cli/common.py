@@ -11,8 +11,8 @@ from typer.core import TyperGroup
 
 from kaggle_kit.errors import KKError
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # paths and messages stay whole (greppable, copyable)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def render_error(exc: KKError) -> None:

@@ -44,6 +44,8 @@ class AugmentConfig(KKConfig):
     brightness_contrast: float = 0.0  # limit for RandomBrightnessContrast, 0 = off
     gamma: float = 0.0  # RandomGamma range (1 +- gamma), 0 = off
     random_crop: float = 0.0  # fraction of the side cropped away before resizing back, 0 = off
+    # added with the training engine
+    interpolation: Literal["nearest", "bilinear"] = "bilinear"  # resampling of the affine transform (both back ends)
 
 
 class LossConfig(KKConfig):
@@ -59,6 +61,9 @@ class OptimizerConfig(KKConfig):
     lr: Union[float, Literal["finder"]] = 1e-3
     momentum: float = 0.9  # sgd only
     weight_decay: float = 0.0
+    # added with the training engine
+    nesterov: bool = False  # sgd only
+    clipnorm: float | None = None  # clip each gradient's norm, None = off
 
 
 class ScheduleConfig(KKConfig):
@@ -72,6 +77,8 @@ class ScheduleConfig(KKConfig):
     patience: int = 2  # plateau
     min_lr: float = 1e-6  # plateau, cosine floor
     warmup_epochs: float = 0.0
+    # added with the training engine
+    monitor: str = "val_loss"  # plateau: the metric watched (e.g. "val_accuracy"; mode follows the name)
 
 
 class RecipeConfig(KKConfig):

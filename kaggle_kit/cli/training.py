@@ -1,0 +1,417 @@
+"""`kk train`, `kk lr-find`, `kk predict`, `kk runs`, `kk augment-preview`, `kk recipes`: the training engine.
+
+Commands parse flags into a recipe, call `kaggle_kit.training`, and render progress with rich (the library
+itself only talks to a `Reporter`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from kaggle_kit.cli.common import CompetitionArg, DataDirOpt, JsonOpt, announce, console, err_console
+from kaggle_kit.errors import ConfigError, KKError
+from kaggle_kit.training.trainer import Reporter
+
+RecipeOpt = Annotated[Optional[str], typer.Option("--recipe", "-r", help="Bundled recipe name (kk recipes lists "
+                                                  "them); default: kk.toml's recipe, else 'default'.",
+                                                  show_default=False)]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="A recipe TOML file (instead of --recipe).",
+                                                   show_default=False)]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a recipe setting, e.g. "
+                                                     "--set optimizer.name=nadam --set augment.rotation=15 "
+                                                     "(repeatable).", show_default=False)]
+LimitOpt = Annotated[Optional[int], typer.Option("--limit", help="Use a stratified sample of N training rows.",
+                                                 show_default=False)]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("lr-find")(lr_find)
+    app.command("predict")(predict)
+    app.command("runs")(runs_cmd)
+    app.command("recipes")(recipes_cmd)
+    app.command("augment-preview")(augment_preview)
+
+
+# --- shared helpers ----------------------------------------------------------------------------------------------
+
+def _open_competition(competition: str | None, data_dir: Path | None, quiet: bool = False):
+    from kaggle_kit.competition import Competition
+    from kaggle_kit.project import resolve_competition
+
+    ref = resolve_competition(competition, data_dir)
+    announce(ref, quiet=quiet)
+    return Competition.open(ref.data_dir, slug=ref.slug)
+
+
+def _default_recipe_name() -> str:
+    from kaggle_kit.project import load_project
+
+    project = load_project()
+    return project.recipe if project else "default"
+
+
+def _build_recipe(recipe: str | None, config: Path | None, overrides: list[str], base=None):
+    """The recipe from --recipe/--config (or `base`, a resumed run's own config) with flag overrides applied."""
+    from kaggle_kit.config import apply_overrides
+    from kaggle_kit.training.recipes import load_recipe
+
+    if recipe and config:
+        raise ConfigError("give either --recipe or --config, not both")
+    if recipe or config or base is None:
+        cfg = load_recipe(config if config else (recipe or _default_recipe_name()))
+    else:
+        cfg = base
+    return apply_overrides(cfg, overrides)
+
+
+def _flag_overrides(**flags) -> list[str]:
+    out = []
+    for key, value in flags.items():
+        if value is None or value is False:
+            continue
+        if isinstance(value, bool):
+            out.append(f"{key}=true")
+        elif isinstance(value, str):
+            out.append(f"{key}={json.dumps(value)}")
+        else:
+            out.append(f"{key}={value!r}")
+    return out
+
+
+def _fmt(x, spec: str = ".4f") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+# --- kk train -------------------------------------------------------------------------------------------------
+
+class RichReporter(Reporter):
+    """Rich progress for `kk train`: a bar per fold (epochs) and per epoch (steps), a line per epoch, a summary."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.wants_batches = not quiet
+        self.progress: Progress | None = None
+        self.fold_task = None
+        self.epoch_task = None
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+    def message(self, text: str) -> None:
+        if not self.quiet:
+            (self.progress.console if self.progress else err_console).print(f"[dim]{text}[/]", highlight=False)
+
+    def on_run_start(self, info: dict) -> None:
+        if self.quiet:
+            return
+        err_console.print(f"[dim]device:[/] {info['strategy']}")
+        lr = info.get("lr")
+        err_console.print(f"[dim]recipe:[/] [bold]{info['recipe']}[/] (lr {lr} from {info['lr_source']})  "
+                          f"[dim]folds:[/] {info['folds_to_train']} of {info['folds']}  [dim]rows:[/] {info['n_rows']}")
+        err_console.print(f"[dim]run:[/] {info['run_dir']}")
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(bar_width=30), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TextColumn("{task.fields[stats]}"), console=err_console,
+                                 transient=False)
+        self.progress.start()
+
+    def on_fold_start(self, fold: int, info: dict) -> None:
+        if self.progress is None:
+            return
+        what = f" (resuming at epoch {info['initial_epoch'] + 1})" if info["resumed"] else ""
+        self.message(f"fold {fold}: {info['n_train']} train / {info['n_val']} val{what}")
+        self.fold_task = self.progress.add_task(f"fold {fold}", total=info["epochs"],
+                                                completed=info["initial_epoch"], stats="")
+        self.epoch_task = self.progress.add_task(f"  epoch {info['initial_epoch'] + 1}",
+                                                 total=info["steps_per_epoch"], stats="")
+
+    def on_batch_end(self, fold: int, epoch: int, step: int, steps: int) -> None:
+        if self.progress is not None and self.epoch_task is not None:
+            self.progress.update(self.epoch_task, completed=step, description=f"  epoch {epoch}")
+
+    def on_epoch_end(self, fold: int, epoch: int, logs: dict) -> None:
+        if self.progress is None:
+            return
+        stats = (f"loss {_fmt(logs.get('loss'))} acc {_fmt(logs.get('accuracy'))} val_loss "
+                 f"{_fmt(logs.get('val_loss'))} val_acc {_fmt(logs.get('val_accuracy'))} lr "
+                 f"{_fmt(logs.get('lr'), '.1e')} {logs.get('images_per_sec', 0):,.0f} img/s")
+        self.progress.console.print(f"fold {fold} epoch {epoch}: {stats}", highlight=False, soft_wrap=True)
+        self.progress.update(self.fold_task, completed=epoch, stats=f"val_acc {_fmt(logs.get('val_accuracy'))}")
+        self.progress.reset(self.epoch_task, description=f"  epoch {epoch + 1}")
+
+    def on_fold_end(self, fold: int, result) -> None:
+        if self.progress is not None:
+            if self.epoch_task is not None:
+                self.progress.remove_task(self.epoch_task)
+                self.epoch_task = None
+            if self.fold_task is not None:
+                self.progress.update(self.fold_task, stats=f"val_acc {result.val_accuracy:.4f} "
+                                     f"(best epoch {result.best_epoch})")
+                self.fold_task = None
+            if result.status == "skipped":
+                self.message(f"fold {fold}: already done (val accuracy {result.val_accuracy:.4f}), skipped")
+
+    def on_run_end(self, result) -> None:
+        self.close()
+        console.print(fold_table(result))
+        m = result.metrics
+        if m.get("cv_accuracy") is not None:
+            line = f"CV accuracy [bold]{m['cv_accuracy']:.5f}[/] over {len(m['folds_done'])}/{m['folds']} folds"
+            if (h := m.get("holdout")) and h.get("ensemble_accuracy") is not None:
+                line += f"; hold-out {h['file']}: [bold]{h['ensemble_accuracy']:.5f}[/] ({h['n']} rows)"
+            console.print(line)
+        console.print(f"run folder: {result.run_dir}  ({result.seconds:.0f}s)")
+        if not m.get("complete"):
+            console.print(f"[yellow]{m['folds'] - len(m['folds_done'])} fold(s) not trained yet[/]; "
+                          f"continue with: kk train --run-dir {result.run_dir}")
+
+
+def _rate(x) -> str:
+    if x is None:
+        return "-"
+    return f"{x / 1000:.0f}k" if x >= 10000 else f"{x:.0f}"
+
+
+def fold_table(result) -> Table:
+    m = result.metrics
+    holdout = "holdout" in m
+    t = Table(title=f"{m.get('recipe')} on {m.get('competition')}", title_justify="left")
+    for col in ("fold", "status", "epochs", "best", "val acc", "val loss", *(["hold-out"] if holdout else []),
+                "img/s", "time"):
+        t.add_column(col, justify="left" if col == "status" else "right", no_wrap=True)
+    for r in result.folds:
+        t.add_row(str(r.fold), r.status, str(r.epochs_run), str(r.best_epoch), f"{r.val_accuracy:.4f}",
+                  _fmt(r.val_loss), *([_fmt(r.holdout_accuracy)] if holdout else []), _rate(r.images_per_sec),
+                  f"{r.seconds:.0f}s")
+    if m.get("cv_accuracy") is not None:
+        t.add_section()
+        t.add_row("CV", f"{len(m['folds_done'])}/{m['folds']}", "", "", f"{m['cv_accuracy']:.4f}",
+                  _fmt(m.get("cv_log_loss")),
+                  *([_fmt((m.get("holdout") or {}).get("ensemble_accuracy"))] if holdout else []), "", "")
+    return t
+
+
+def train(
+    competition: CompetitionArg = None,
+    recipe: RecipeOpt = None,
+    config: ConfigOpt = None,
+    folds: Annotated[Optional[int], typer.Option("--folds", help="Number of folds K.", show_default=False)] = None,
+    fold: Annotated[Optional[list[int]], typer.Option("--fold", help="Train only this fold (repeatable); the "
+                                                      "others can train elsewhere and be merged by copying "
+                                                      "fold<i>/ folders.", show_default=False)] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Epochs per fold.", show_default=False)] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Global batch size (split across "
+                                                      "replicas).", show_default=False)] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate (overrides the recipe's, "
+                                                "including lr = \"finder\").", show_default=False)] = None,
+    limit: LimitOpt = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of folds, data order and initialisation.",
+                                                show_default=False)] = None,
+    run_dir: Annotated[Optional[Path], typer.Option("--run-dir", help="Run folder (default: a new "
+                                                    "runs/<competition>/<timestamp>-<recipe>/); an existing one "
+                                                    "resumes.", show_default=False)] = None,
+    overrides: SetOpt = None,
+    extra_data: Annotated[Optional[str], typer.Option("--extra-data", help="Extra labelled files (e.g. "
+                                                      "Dig-MNIST.csv): ignore | train | holdout.",
+                                                      show_default=False)] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
+    deterministic: Annotated[bool, typer.Option("--deterministic", help="TensorFlow op determinism "
+                                                "(repeatable to the bit, slower).")] = False,
+    mixed_precision: Annotated[bool, typer.Option("--mixed-precision", help="float16 compute on GPU.")] = False,
+    show_config: Annotated[bool, typer.Option("--show-config", help="Print the resolved recipe and exit.")] = False,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Train a recipe's K folds (or --fold I) into a run folder; re-running it resumes where it stopped."""
+    from kaggle_kit.config import to_toml
+    from kaggle_kit.training import runs
+    from kaggle_kit.training.trainer import load_run_recipe, train_run
+
+    if extra_data is not None and extra_data not in ("ignore", "train", "holdout"):
+        raise ConfigError(f"--extra-data {extra_data!r}: expected ignore, train or holdout")
+    base = load_run_recipe(run_dir) if run_dir and (run_dir / runs.CONFIG_FILE).is_file() else None
+    flag_sets = _flag_overrides(**{"folds": folds, "epochs": epochs, "batch_size": batch_size, "optimizer.lr": lr,
+                                   "limit": limit, "seed": seed, "extra_data": extra_data,
+                                   "deterministic": deterministic, "mixed_precision": mixed_precision})
+    cfg = _build_recipe(recipe, config, flag_sets + list(overrides or []), base=base)
+    if show_config:
+        if cfg.optimizer.lr == "finder" and base is None:  # show the rate training would use
+            from kaggle_kit.project import resolve_competition
+            from kaggle_kit.training.recipes import resolve_lr
+
+            cfg, source = resolve_lr(cfg, resolve_competition(competition, data_dir).slug)
+            typer.echo(f"# optimizer.lr from {source}")
+        typer.echo(to_toml(cfg), nl=False)
+        return
+    if competition is None and base is not None:  # resuming: the run knows its competition
+        competition = (runs.read_json(run_dir / runs.RUN_FILE) or {}).get("competition")
+    comp = _open_competition(competition, data_dir, quiet=quiet)
+    if run_dir is None:
+        run_dir = runs.new_run_dir(comp.spec.slug, cfg.name)
+    reporter = RichReporter(quiet=quiet)
+    try:
+        train_run(comp, cfg, run_dir, folds_to_train=fold, reporter=reporter)
+    except KeyboardInterrupt:
+        reporter.close()
+        err_console.print(f"[yellow]interrupted[/]: finished folds and the last finished epoch are saved; "
+                          f"continue with: kk train --run-dir {run_dir}")
+        raise typer.Exit(130) from None
+    finally:
+        reporter.close()
+
+
+# --- kk lr-find -----------------------------------------------------------------------------------------------
+
+def lr_find(
+    competition: CompetitionArg = None,
+    recipe: RecipeOpt = None,
+    config: ConfigOpt = None,
+    limit: LimitOpt = None,
+    run_dir: Annotated[Optional[Path], typer.Option("--run-dir", help="Output folder (default: "
+                                                    "runs/<competition>/lr-find/<timestamp>/).",
+                                                    show_default=False)] = None,
+    steps: Annotated[int, typer.Option("--steps", help="Number of training steps in the sweep.")] = 200,
+    min_lr: Annotated[float, typer.Option("--min-lr")] = 1e-7,
+    max_lr: Annotated[float, typer.Option("--max-lr")] = 1.0,
+    overrides: SetOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Sweep the learning rate exponentially on the recipe's model and print the suggested range."""
+    from kaggle_kit.training.trainer import lr_find_run
+
+    cfg = _build_recipe(recipe, config, _flag_overrides(limit=limit) + list(overrides or []))
+    comp = _open_competition(competition, data_dir)
+    with err_console.status(f"sweeping the learning rate {min_lr:g} .. {max_lr:g} over {steps} steps..."):
+        found = lr_find_run(comp, cfg, out_dir=run_dir, steps=steps, min_lr=min_lr, max_lr=max_lr)
+    console.print(found.summary())
+    console.print(f"saved {found.json_path} and {found.png_path}")
+    console.print(f"[dim]recipes with optimizer.lr = \"finder\" now train at {found.suggested_lr:.2e}[/]")
+
+
+# --- kk predict -----------------------------------------------------------------------------------------------
+
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="The run folder (runs/<competition>/<run-id>).")],
+    tta: Annotated[Optional[int], typer.Option("--tta", help="Augmented test-time passes added to the original "
+                                               "(default: the recipe's tta).", show_default=False)] = None,
+    fold: Annotated[Optional[list[int]], typer.Option("--fold", "--folds", help="Use only this fold "
+                                                      "(repeatable; default: every finished fold).",
+                                                      show_default=False)] = None,
+    weighted: Annotated[bool, typer.Option("--weighted", help="Weight folds by their CV accuracy.")] = False,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Submission file (default: RUN_DIR/submission.csv).",
+                                                show_default=False)] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Ensemble a run's folds (+ TTA) over the test set and write a validated submission."""
+    from kaggle_kit.competition import Competition
+    from kaggle_kit.project import resolve_competition
+    from kaggle_kit.training import runs
+    from kaggle_kit.training.predict import predict_run
+
+    run_dir = runs.require_run_dir(run_dir)
+    info = runs.read_json(run_dir / runs.RUN_FILE) or {}
+    ref = resolve_competition(info.get("competition"), data_dir)
+    announce(ref)
+    comp = Competition.open(ref.data_dir, slug=ref.slug)
+    with err_console.status("predicting..."):
+        res = predict_run(run_dir, comp, tta=tta, folds=fold, weighted=weighted, out=out,
+                          log=lambda s: err_console.print(f"[dim]{s}[/]"))
+    w = ", ".join(f"{f}:{x:.3f}" for f, x in zip(res.folds, res.weights))
+    console.print(f"ensemble of {len(res.folds)} fold(s) [{w}], TTA {res.tta} augmented pass(es)")
+    console.print(f"[green]valid submission[/]: {res.submission_path} ({len(res.predicted)} rows; "
+                  f"labels {res.label_counts})")
+    console.print(f"probabilities: {res.probs_path}")
+
+
+# --- kk runs --------------------------------------------------------------------------------------------------
+
+def runs_cmd(competition: CompetitionArg = None, as_json: JsonOpt = False) -> None:
+    """List training runs with recipe, folds done, CV accuracy and date."""
+    from kaggle_kit.project import load_project
+    from kaggle_kit.training.runs import list_runs
+
+    if competition is None and (project := load_project()):
+        competition = project.competition
+    found = list_runs(competition)
+    if as_json:
+        typer.echo(json.dumps([s.to_dict() for s in found]))
+        return
+    if not found:
+        console.print(f"no runs{' for ' + competition if competition else ''} yet (kk train ...)")
+        return
+    t = Table(title=f"runs{': ' + competition if competition else ''}", title_justify="left")
+    holdout = any(s.holdout_accuracy is not None for s in found)
+    cols = ["run id", *([] if competition else ["competition"]), "recipe", "model", "folds", "CV acc",
+            *(["hold-out"] if holdout else []), "date (UTC)"]
+    for col in cols:
+        t.add_column(col, justify="right" if col in ("folds", "CV acc", "hold-out") else "left",
+                     no_wrap=col in ("run id", "date (UTC)", "CV acc"))
+    for s in found:
+        folds = f"{s.folds_done}/{s.folds_total}"
+        t.add_row(s.run_id, *([] if competition else [s.competition]), s.recipe, s.model,
+                  folds if s.folds_done == s.folds_total else f"[yellow]{folds}[/]", _fmt(s.cv_accuracy, ".5f"),
+                  *([_fmt(s.holdout_accuracy, ".5f")] if holdout else []), s.created.replace("T", " ")[:16])
+    console.print(t)
+
+
+# --- kk recipes -----------------------------------------------------------------------------------------------
+
+def recipes_cmd(
+    name: Annotated[Optional[str], typer.Argument(help="Print this recipe's TOML (to copy and edit).",
+                                                  show_default=False)] = None,
+) -> None:
+    """List the bundled recipes, or print one to start your own (--config FILE)."""
+    from kaggle_kit.training.recipes import available_recipes, recipe_summary, recipe_text
+
+    if name:
+        typer.echo(recipe_text(name), nl=False)
+        return
+    t = Table(title="recipes (kk recipes NAME prints one)", title_justify="left")
+    t.add_column("name", style="bold")
+    t.add_column("description")
+    for n in available_recipes():
+        t.add_row(n, recipe_summary(n))
+    console.print(t)
+
+
+# --- kk augment-preview -----------------------------------------------------------------------------------------
+
+def augment_preview(
+    competition: CompetitionArg = None,
+    recipe: RecipeOpt = None,
+    config: ConfigOpt = None,
+    overrides: SetOpt = None,
+    n: Annotated[int, typer.Option("--n", help="Number of training images shown (one per class first).")] = 8,
+    variants: Annotated[int, typer.Option("--variants", help="Augmented variants per image.")] = 8,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    out: Annotated[Optional[Path], typer.Option("--out", help="PNG file (default: "
+                                                "runs/<competition>/augment-preview-<recipe>.png).",
+                                                show_default=False)] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Write a PNG grid of augmented training samples as the recipe's augmentation produces them."""
+    import numpy as np
+
+    from kaggle_kit.training.augment import preview_grid
+    from kaggle_kit.training.runs import runs_base
+
+    if n < 1 or variants < 1:
+        raise KKError("--n and --variants must be at least 1")
+    cfg = _build_recipe(recipe, config, list(overrides or []))
+    comp = _open_competition(competition, data_dir)
+    x, y = comp.train_arrays()
+    rng = np.random.default_rng(seed)
+    firsts = [int(rng.choice(np.flatnonzero(y == c))) for c in np.unique(y)][:n]
+    rest = rng.choice(np.setdiff1d(np.arange(len(y)), firsts), size=max(0, min(n - len(firsts), len(y) - len(firsts))),
+                      replace=False)
+    picked = np.asarray(firsts + [int(i) for i in rest])
+    out = out or runs_base() / comp.spec.slug / f"augment-preview-{cfg.name}.png"
+    path = preview_grid(x[picked], cfg.augment, out, n_variants=variants, seed=seed)
+    console.print(str(path))

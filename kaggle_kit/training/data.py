@@ -1,0 +1,147 @@
+"""The tf.data input pipeline: in-memory `uint8` images to shuffled, augmented, one-hot batches.
+
+Why it is fast: the images stay `uint8` in one tensor (models scale inside the graph, so no float copy of
+the set ever exists); the pipeline shuffles and batches row *indices*, gathers a whole batch in one op,
+then augments whole batches (graph back end: one batched affine transform; albumentations back end: a
+`numpy_function` mapped with parallel calls) and prefetches, so the next batch is ready before the model
+asks for it.
+
+Example:
+    >>> ds = train_dataset(x_uint8, y_idx, num_classes=10, batch_size=128, augment=AugmentConfig(), seed=0)
+    >>> xb, yb = next(iter(ds))
+    >>> xb.dtype, yb.shape
+    (tf.uint8, TensorShape([128, 10]))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from kaggle_kit.training.config import AugmentConfig
+
+
+def _tf():
+    import tensorflow as tf
+
+    return tf
+
+
+def batch_augment_fn(cfg: AugmentConfig | None, image_shape: tuple[int, int, int], seed: int | None = None
+                     ) -> Callable | None:
+    """A function `aug(images, batch_seed) -> images` (uint8 batches) for `cfg`'s back end; None = no augmentation.
+
+    Graph back end: `batch_seed` (a `[2]` int64 tensor) makes each batch's draw stateless, so the result does
+    not depend on how many batches are augmented in parallel. Albumentations back end: seeded once with `seed`
+    (repeatable when the map runs sequentially, as `deterministic=True` makes it).
+    """
+    if cfg is None or cfg.backend == "none":
+        return None
+    tf = _tf()
+    if cfg.backend == "graph":
+        from kaggle_kit.training.augment import make_graph_augment
+
+        graph = make_graph_augment(cfg, image_shape, seed=seed)
+
+        def run_graph(x, batch_seed=None):
+            y = graph(x, seed=batch_seed)
+            if y.dtype != tf.uint8:  # keep 1 byte per pixel up to the model, whatever the transform returns
+                y = tf.saturate_cast(tf.round(y), tf.uint8) if y.dtype.is_floating else tf.cast(y, tf.uint8)
+            return y
+
+        return run_graph
+    from kaggle_kit.training.augment import make_albumentations_augment
+
+    numpy_fn = make_albumentations_augment(cfg, image_shape, seed=seed)
+
+    def run_numpy(x, batch_seed=None):
+        y = tf.numpy_function(lambda a: np.ascontiguousarray(numpy_fn(a), dtype=np.uint8), [x], tf.uint8,
+                              stateful=True)
+        y.set_shape(x.shape)
+        return y
+
+    return run_numpy
+
+
+def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """Float32 one-hot rows (what the losses expect)."""
+    out = np.zeros((len(labels), num_classes), np.float32)
+    out[np.arange(len(labels)), np.asarray(labels, dtype=np.int64)] = 1.0
+    return out
+
+
+def train_dataset(images: np.ndarray, labels: np.ndarray, num_classes: int, batch_size: int,
+                  augment: AugmentConfig | None = None, seed: int = 0, shuffle: bool = True,
+                  deterministic: bool = False):
+    """Batches `(uint8 images, one-hot float32 labels)` for one pass over the data (Keras repeats per epoch).
+
+    Reshuffled every epoch (seeded); the last batch may be smaller.
+    """
+    tf = _tf()
+    images = np.ascontiguousarray(images)
+    if images.dtype != np.uint8:
+        raise TypeError(f"train_dataset expects uint8 images, got {images.dtype}")
+    n = len(images)
+    x = tf.convert_to_tensor(images)
+    y = tf.convert_to_tensor(np.asarray(labels, dtype=np.int32))
+    ds = tf.data.Dataset.range(n)
+    if shuffle:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+
+    aug = batch_augment_fn(augment, tuple(images.shape[1:]), seed=seed)
+
+    def gather(idx):
+        xb, yb = tf.gather(x, idx), tf.one_hot(tf.gather(y, idx), num_classes, dtype=tf.float32)
+        return (xb, yb) if aug is None else (xb, yb, idx)
+
+    ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if aug is not None:
+        base = tf.constant(int(seed), tf.int64)
+
+        def augment_batch(xb, yb, idx):
+            # The batch's own rows name its random draw: a new batch (every epoch reshuffles) gets new draws,
+            # and the same seed gives the same run whatever the parallelism.
+            idx = tf.cast(idx, tf.int64)
+            return aug(xb, tf.stack([base, idx[0] * n + idx[-1]])), yb
+
+        # Albumentations draws from one shared pipeline: sequential when determinism is asked for.
+        parallel = None if deterministic and augment.backend == "albumentations" else tf.data.AUTOTUNE
+        ds = ds.map(augment_batch, num_parallel_calls=parallel, deterministic=True)
+    ds = ds.prefetch(tf.data.AUTOTUNE)
+    return _with_options(ds, deterministic)
+
+
+def eval_dataset(images: np.ndarray, labels: np.ndarray | None = None, num_classes: int | None = None,
+                 batch_size: int = 256):
+    """Batches in row order, no augmentation: `(images, one-hot)` with labels, else `images` alone."""
+    tf = _tf()
+    images = np.ascontiguousarray(images)
+    n = len(images)
+    x = tf.convert_to_tensor(images)
+    ds = tf.data.Dataset.range(n).batch(batch_size)
+    if labels is None:
+        ds = ds.map(lambda idx: tf.gather(x, idx), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    else:
+        y = tf.convert_to_tensor(np.asarray(labels, dtype=np.int32))
+        ds = ds.map(lambda idx: (tf.gather(x, idx), tf.one_hot(tf.gather(y, idx), num_classes, dtype=tf.float32)),
+                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return _with_options(ds.prefetch(tf.data.AUTOTUNE), True)
+
+
+def _with_options(ds, deterministic: bool):
+    tf = _tf()
+    opts = tf.data.Options()
+    opts.deterministic = bool(deterministic)
+    # Datasets are fed one batch per step; sharding by data (not by file) is what in-memory arrays allow.
+    opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(opts)
+
+
+def predict_probs(model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Model probabilities `(N, K)` float32 for uint8 images, batched without augmentation."""
+    if len(images) == 0:
+        return np.zeros((0, int(model.output_shape[-1])), np.float32)
+    probs = model.predict(eval_dataset(images, batch_size=batch_size), verbose=0)
+    return np.asarray(probs, dtype=np.float32)

@@ -1,0 +1,84 @@
+"""Schedules: the pure function gives the documented sequences and the callbacks apply them during fit."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from kaggle_kit.errors import ConfigError
+from kaggle_kit.training.config import ScheduleConfig
+from kaggle_kit.training.schedules import build_schedule_callbacks, lr_at
+
+
+def test_exponential_matches_the_notebooks():
+    cfg = ScheduleConfig(name="exponential", decay=0.95)
+    got = [lr_at(cfg, 1e-3, e, 10) for e in range(5)]
+    assert got == pytest.approx([1e-3 * 0.95**e for e in range(5)])
+    assert lr_at(cfg, 1e-3, 2.7, 10) == pytest.approx(1e-3 * 0.95**2)  # constant within an epoch
+
+
+def test_step_schedule_of_notebook_000():
+    cfg = ScheduleConfig(name="step", boundaries=[49, 99], values=[1e-3, 3e-4, 1e-4])
+    lrs = [lr_at(cfg, 5e-3, e, 150) for e in range(150)]
+    assert lrs[:49] == [1e-3] * 49 and lrs[49:99] == [3e-4] * 50 and lrs[99:] == [1e-4] * 51
+    by_factor = ScheduleConfig(name="step", boundaries=[2, 4], factor=0.1)
+    assert [lr_at(by_factor, 1.0, e, 6) for e in range(6)] == pytest.approx([1, 1, 0.1, 0.1, 0.01, 0.01])
+
+
+def test_warmup_cosine():
+    cfg = ScheduleConfig(name="cosine", warmup_epochs=2, min_lr=1e-5)
+    assert lr_at(cfg, 1e-3, 0, 10) == pytest.approx(1e-5)  # warm-up starts at base/100
+    assert lr_at(cfg, 1e-3, 1, 10) == pytest.approx(1e-5 + (1e-3 - 1e-5) / 2)
+    assert lr_at(cfg, 1e-3, 2, 10) == pytest.approx(1e-3)
+    assert lr_at(cfg, 1e-3, 6, 10) == pytest.approx(1e-5 + (1e-3 - 1e-5) * 0.5)  # half way down the cosine
+    assert lr_at(cfg, 1e-3, 10, 10) == pytest.approx(1e-5)
+    after = [lr_at(cfg, 1e-3, 2 + i / 10, 10) for i in range(81)]
+    assert all(a >= b for a, b in zip(after, after[1:]))
+
+
+def test_one_cycle_rises_then_falls():
+    cfg = ScheduleConfig(name="one_cycle", min_lr=1e-6)
+    lrs = [lr_at(cfg, 1e-2, t / 10, 10) for t in range(101)]
+    peak = int(np.argmax(lrs))
+    assert lrs[0] == pytest.approx(1e-2 / 25) and lrs[peak] == pytest.approx(1e-2) and peak == 30
+    assert lrs[-1] == pytest.approx(1e-6)
+
+
+def _fit_and_record(cfg, epochs=4, steps=5, base_lr=1e-3):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(base_lr), loss="categorical_crossentropy")
+    seen = []
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_begin=lambda b, logs: seen.append(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
+    )
+    x = np.random.default_rng(0).normal(size=(steps * 4, 3)).astype("float32")
+    y = np.eye(2, dtype="float32")[np.arange(steps * 4) % 2]
+    cbs = build_schedule_callbacks(cfg, base_lr, epochs, steps)
+    hist = model.fit(x, y, batch_size=4, epochs=epochs, callbacks=[*cbs, record], verbose=0, shuffle=False)
+    return seen, hist.history
+
+
+def test_callbacks_apply_the_schedule_per_epoch_and_per_step():
+    seen, hist = _fit_and_record(ScheduleConfig(name="exponential", decay=0.5))
+    assert seen == pytest.approx([1e-3 * 0.5**e for e in range(4) for _ in range(5)])
+    assert hist["learning_rate"] == pytest.approx([1e-3 * 0.5**e for e in range(4)])
+    cfg = ScheduleConfig(name="cosine", warmup_epochs=1, min_lr=0.0)
+    seen, _ = _fit_and_record(cfg)
+    assert seen == pytest.approx([lr_at(cfg, 1e-3, s / 5, 4) for s in range(20)])
+    assert seen[0] < seen[4] < seen[5] == pytest.approx(1e-3) and max(seen) == pytest.approx(1e-3)
+
+
+def test_plateau_is_keras_reduce_on_plateau():
+    (cb,) = build_schedule_callbacks(ScheduleConfig(name="plateau", factor=0.2, patience=3), 1e-3, 10, 5)
+    assert isinstance(cb, keras.callbacks.ReduceLROnPlateau)
+    assert (cb.monitor, cb.factor, cb.patience) == ("val_loss", 0.2, 3)
+
+
+def test_invalid_schedules_name_the_field():
+    with pytest.raises(ConfigError, match="schedule.values"):
+        build_schedule_callbacks(ScheduleConfig(name="step", boundaries=[3], values=[1e-3]), 1e-3, 10, 5)
+    with pytest.raises(ConfigError, match="schedule.warmup_epochs"):
+        build_schedule_callbacks(ScheduleConfig(name="cosine", warmup_epochs=10), 1e-3, 10, 5)
+    with pytest.raises(ConfigError, match="schedule.decay"):
+        build_schedule_callbacks(ScheduleConfig(name="exponential", decay=1.5), 1e-3, 10, 5)
