@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -88,6 +89,24 @@ def apply_overrides(cfg: C, overrides: list[str] | None) -> C:
             raise ConfigError(f"--set {item!r}: unknown key {key!r} (known here: {', '.join(sorted(node))})")
         node[parts[-1]] = parse_value(value.strip())
     return from_dict(data, type(cfg), source="--set")
+
+
+def flag_overrides(**flags: Any) -> list[str]:
+    """Command-line flags as overrides: `flag_overrides(epochs=3, **{"optimizer.lr": 1e-3})` -> `["epochs=3", ...]`.
+
+    Flags left at None (or False) are not overrides; strings are quoted so TOML parses them back as strings.
+    """
+    out = []
+    for key, value in flags.items():
+        if value is None or value is False:
+            continue
+        if isinstance(value, bool):
+            out.append(f"{key}=true")
+        elif isinstance(value, str):
+            out.append(f"{key}={json.dumps(value)}")
+        else:
+            out.append(f"{key}={value!r}")
+    return out
 
 
 def _allows_extra(cfg: KKConfig, parts: list[str]) -> bool:

@@ -16,7 +16,9 @@ import typer
 from rich.table import Table
 
 from kaggle_kit.cli.common import CompetitionArg, DataDirOpt, JsonOpt, console, err_console
-from kaggle_kit.errors import ConfigError, KKError
+from kaggle_kit.config import flag_overrides
+from kaggle_kit.errors import KKError
+from kaggle_kit.training.recipes import resolve_recipe
 
 KINDS = ("train", "inference")
 
@@ -67,33 +69,6 @@ def _build_root() -> Path:
     from kaggle_kit.project import project_root
 
     return project_root() / "kernels" / "build"
-
-
-def _recipe(recipe: str | None, config: Path | None, overrides: list[str]):
-    from kaggle_kit.config import apply_overrides
-    from kaggle_kit.project import load_project
-    from kaggle_kit.training.recipes import load_recipe
-
-    if recipe and config:
-        raise ConfigError("give either --recipe or --config, not both")
-    project = load_project()
-    name = config if config else (recipe or (project.recipe if project else "default"))
-    return apply_overrides(load_recipe(name), overrides)
-
-
-def _flag_overrides(**flags) -> list[str]:
-    """`--epochs 3` -> `epochs=3`: the same flags as `kk train`, as recipe overrides."""
-    out = []
-    for key, value in flags.items():
-        if value is None or value is False:
-            continue
-        if isinstance(value, bool):
-            out.append(f"{key}=true")
-        elif isinstance(value, str):
-            out.append(f"{key}={json.dumps(value)}")
-        else:
-            out.append(f"{key}={value!r}")
-    return out
 
 
 def _split_folds_option(folds: str | None) -> tuple[int | None, list[int] | None]:
@@ -252,7 +227,7 @@ def _train_plans(competition, recipe, config, run, folds, fold, parallel, epochs
     from kaggle_kit.training.recipes import resolve_lr
 
     k, subset = _split_folds_option(folds)
-    flag_sets = _flag_overrides(**{"folds": k, "epochs": epochs, "batch_size": batch_size, "optimizer.lr": lr,
+    flag_sets = flag_overrides(**{"folds": k, "epochs": epochs, "batch_size": batch_size, "optimizer.lr": lr,
                                    "limit": limit, "seed": seed, "mixed_precision": mixed_precision})
     if run is not None:
         from kaggle_kit.config import apply_overrides
@@ -267,7 +242,7 @@ def _train_plans(competition, recipe, config, run, folds, fold, parallel, epochs
         run_id = run.name
         done = set(runs.done_folds(run))
     else:
-        cfg = _recipe(recipe, config, flag_sets + list(overrides or []))
+        cfg = resolve_recipe(recipe, config, flag_sets + list(overrides or []))
         run_id = None
         done = set()
     ref = resolve_competition(competition, data_dir)

@@ -15,7 +15,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from kaggle_kit.cli.common import CompetitionArg, DataDirOpt, JsonOpt, announce, console, err_console
+from kaggle_kit.config import flag_overrides
 from kaggle_kit.errors import ConfigError, KKError
+from kaggle_kit.training.recipes import resolve_recipe
 from kaggle_kit.training.trainer import Reporter
 
 RecipeOpt = Annotated[Optional[str], typer.Option("--recipe", "-r", help="Bundled recipe name (kk recipes lists "
@@ -48,41 +50,6 @@ def _open_competition(competition: str | None, data_dir: Path | None, quiet: boo
     ref = resolve_competition(competition, data_dir)
     announce(ref, quiet=quiet)
     return Competition.open(ref.data_dir, slug=ref.slug)
-
-
-def _default_recipe_name() -> str:
-    from kaggle_kit.project import load_project
-
-    project = load_project()
-    return project.recipe if project else "default"
-
-
-def _build_recipe(recipe: str | None, config: Path | None, overrides: list[str], base=None):
-    """The recipe from --recipe/--config (or `base`, a resumed run's own config) with flag overrides applied."""
-    from kaggle_kit.config import apply_overrides
-    from kaggle_kit.training.recipes import load_recipe
-
-    if recipe and config:
-        raise ConfigError("give either --recipe or --config, not both")
-    if recipe or config or base is None:
-        cfg = load_recipe(config if config else (recipe or _default_recipe_name()))
-    else:
-        cfg = base
-    return apply_overrides(cfg, overrides)
-
-
-def _flag_overrides(**flags) -> list[str]:
-    out = []
-    for key, value in flags.items():
-        if value is None or value is False:
-            continue
-        if isinstance(value, bool):
-            out.append(f"{key}=true")
-        elif isinstance(value, str):
-            out.append(f"{key}={json.dumps(value)}")
-        else:
-            out.append(f"{key}={value!r}")
-    return out
 
 
 def _fmt(x, spec: str = ".4f") -> str:
@@ -237,10 +204,10 @@ def train(
     if extra_data is not None and extra_data not in ("ignore", "train", "holdout"):
         raise ConfigError(f"--extra-data {extra_data!r}: expected ignore, train or holdout")
     base = load_run_recipe(run_dir) if run_dir and (run_dir / runs.CONFIG_FILE).is_file() else None
-    flag_sets = _flag_overrides(**{"folds": folds, "epochs": epochs, "batch_size": batch_size, "optimizer.lr": lr,
+    flag_sets = flag_overrides(**{"folds": folds, "epochs": epochs, "batch_size": batch_size, "optimizer.lr": lr,
                                    "limit": limit, "seed": seed, "extra_data": extra_data,
                                    "deterministic": deterministic, "mixed_precision": mixed_precision})
-    cfg = _build_recipe(recipe, config, flag_sets + list(overrides or []), base=base)
+    cfg = resolve_recipe(recipe, config, flag_sets + list(overrides or []), base=base)
     if show_config:
         if cfg.optimizer.lr == "finder" and base is None:  # show the rate training would use
             from kaggle_kit.project import resolve_competition
@@ -286,7 +253,7 @@ def lr_find(
     """Sweep the learning rate exponentially on the recipe's model and print the suggested range."""
     from kaggle_kit.training.trainer import lr_find_run
 
-    cfg = _build_recipe(recipe, config, _flag_overrides(limit=limit) + list(overrides or []))
+    cfg = resolve_recipe(recipe, config, flag_overrides(limit=limit) + list(overrides or []))
     comp = _open_competition(competition, data_dir)
     with err_console.status(f"sweeping the learning rate {min_lr:g} .. {max_lr:g} over {steps} steps..."):
         found = lr_find_run(comp, cfg, out_dir=run_dir, steps=steps, min_lr=min_lr, max_lr=max_lr)
@@ -404,7 +371,7 @@ def augment_preview(
 
     if n < 1 or variants < 1:
         raise KKError("--n and --variants must be at least 1")
-    cfg = _build_recipe(recipe, config, list(overrides or []))
+    cfg = resolve_recipe(recipe, config, list(overrides or []))
     comp = _open_competition(competition, data_dir)
     x, y = comp.train_arrays()
     rng = np.random.default_rng(seed)

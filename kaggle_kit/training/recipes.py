@@ -57,6 +57,23 @@ def load_recipe(name_or_path: str | Path, overrides: list[str] | None = None) ->
     return apply_overrides(cfg, overrides)
 
 
+def resolve_recipe(recipe: str | None = None, config: str | Path | None = None, overrides: list[str] | None = None,
+                   base: RecipeConfig | None = None) -> RecipeConfig:
+    """The recipe a command runs: `--recipe NAME` or `--config FILE`, else `base` (a resumed run's own config),
+    else kk.toml's recipe (or `default`); then the overrides.
+    """
+    from kaggle_kit.project import load_project
+
+    if recipe and config:
+        raise ConfigError("give either --recipe or --config, not both")
+    if recipe or config or base is None:
+        project = load_project()
+        cfg = load_recipe(config if config else (recipe or (project.recipe if project else "default")))
+    else:
+        cfg = base
+    return apply_overrides(cfg, overrides)
+
+
 def recipe_text(name_or_path: str | Path) -> str:
     """The recipe file's text, comments included (what users copy to start their own)."""
     return recipe_path(name_or_path).read_text()
