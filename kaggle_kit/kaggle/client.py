@@ -685,6 +685,21 @@ class KaggleClient:
 
     # -- datasets ---------------------------------------------------------------------------------------------
 
+    def dataset_version_number(self, ref: str) -> int | None:
+        """The dataset's current version number (None if the server does not say)."""
+        from kagglesdk.datasets.types.dataset_api_service import ApiGetDatasetRequest
+
+        owner, slug, _ = split_ref(ref, "dataset")
+
+        def run():
+            with self.sdk() as kaggle:
+                req = ApiGetDatasetRequest()
+                req.owner_slug, req.dataset_slug = owner, slug
+                return kaggle.datasets.dataset_api_client.get_dataset(req)
+
+        ds = self.call(run, _Target("dataset", f"{owner}/{slug}"))
+        return int(getattr(ds, "current_version_number", 0) or 0) or None
+
     def dataset_status(self, ref: str) -> str | None:
         """`ready`, `blobs_received`, ... (lower case), or None if the dataset does not exist (or is not visible)."""
         from kagglesdk.datasets.types.dataset_api_service import ApiGetDatasetStatusRequest

@@ -187,31 +187,8 @@ def upload_weights(client, staged: StagedWeights, message: str = "", wait: bool 
             on_status(status)
         time.sleep(poll)
         status = client.dataset_status(staged.ref) or "unknown"
-    version = _current_version(client, staged.ref)
+    version = client.dataset_version_number(staged.ref)
     return UploadResult(staged.ref, version, created, status, getattr(result, "url", None))
-
-
-def _current_version(client, ref: str) -> int | None:
-    """The dataset's current version number (via the official client's GetDataset; None if unavailable)."""
-    try:
-        from kaggle_kit.kaggle.client import _Target, split_ref
-    except ImportError:
-        return None
-    owner, slug, _ = split_ref(ref, "dataset")
-
-    def run():
-        from kagglesdk.datasets.types.dataset_api_service import ApiGetDatasetRequest
-
-        with client.sdk() as kaggle:
-            req = ApiGetDatasetRequest()
-            req.owner_slug, req.dataset_slug = owner, slug
-            return kaggle.datasets.dataset_api_client.get_dataset(req)
-
-    try:
-        ds = client.call(run, _Target("dataset", ref))
-    except (KKError, AttributeError):
-        return None
-    return int(getattr(ds, "current_version_number", 0) or 0) or None
 
 
 def staged_weights(root: str | Path | None = None, competition: str | None = None) -> list[tuple[Path, dict]]:
