@@ -38,13 +38,16 @@ def download(
                                                  "(default: kk.toml's datasets_dir, else datasets/).",
                                                  show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Download again even if the local copy is current.")] = False,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Download a competition's files into datasets/<competition>/, verified and unzipped (a no-op when current)."""
     from kaggle_kit.competition import detect_spec
     from kaggle_kit.kaggle.client import KaggleClient
     from kaggle_kit.kaggle.download import download_competition, ensure_project
 
-    ref = resolve_competition(competition)
+    if path is not None and data_dir is not None:
+        raise KKError("give either --path (the parent folder) or --data-dir (the competition's own folder)")
+    ref = resolve_competition(competition, data_dir)
     folder = path / ref.slug if path is not None else ref.data_dir
     err_console.print(f"[dim]competition:[/] [bold]{ref.slug}[/]{' (from kk.toml)' if ref.from_project else ''}"
                       f"  [dim]into:[/] {folder}", soft_wrap=True)

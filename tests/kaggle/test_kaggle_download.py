@@ -57,6 +57,14 @@ def test_custom_path_is_remembered_in_kk_toml(kk_env):
     assert "up to date" in invoke("download").output  # kk.toml now points at data/
 
 
+def test_data_dir_names_the_competition_folder_itself(kk_env):
+    result = invoke("download", SLUG, "--data-dir", "elsewhere/dr")
+    assert result.exit_code == 0, result.output
+    assert (kk_env.project / "elsewhere" / "dr" / "train.csv").is_file()
+    both = invoke("download", SLUG, "--data-dir", "x", "--path", "y")
+    assert both.exit_code == 1 and "either --path" in both.output
+
+
 def test_unknown_competition_is_named_and_leaves_nothing(kk_env):
     result = invoke("download", "no-such-competition")
     assert result.exit_code == 1
