@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.panel import Panel
 
 from kaggle_kit.cli.common import console
 
@@ -44,4 +43,5 @@ def demo(
         f"wall time:               {s['wall_seconds']:.0f} s\n\n"
         f"[dim]The same on kaggle.com (credentials in ~/.kaggle/kaggle.json, see README):[/]\n{REAL_KAGGLE}"
     )
-    console.print(Panel(body, title="kk demo: done", expand=False))
+    console.rule("kk demo: done")
+    console.print(body)  # plain lines, not a panel: a box would crop long paths on narrow terminals
