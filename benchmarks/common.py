@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -22,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 DATA_DIR = Path(os.environ.get("KK_BENCH_DATA", ROOT / "benchmarks" / ".data"))
 MAKE_COMPETITIONS = ROOT.parent / "shared" / "data" / "make_competitions.py"
+# TensorFlow's C++ start-up chatter says nothing a benchmark reader needs.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def full_size_store() -> Path | None:
@@ -34,6 +37,40 @@ def full_size_store() -> Path | None:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, str(MAKE_COMPETITIONS), str(DATA_DIR)], check=True)
     return DATA_DIR
+
+
+def digit_recognizer():
+    """The full-size digit-recognizer as a `Competition` and its `solution.csv` path, or None when absent."""
+    store = full_size_store()
+    if store is None:
+        return None
+    from kaggle_kit.competition import Competition
+
+    root = store / "digit-recognizer"
+    return Competition.open(root / "data"), root / "solution.csv"
+
+
+def score_submission(submission: Path, solution: Path) -> dict[str, float]:
+    """Accuracy of a submission CSV against a Kaggle-style `solution.csv` (id, label, Usage): all/public/private."""
+    import pandas as pd
+
+    sol = pd.read_csv(solution, dtype=str)
+    sub = pd.read_csv(submission, dtype=str)
+    id_col, label_col = sol.columns[0], sol.columns[1]
+    merged = sol.merge(sub, on=id_col, how="left", suffixes=("", "_sub"))
+    correct = merged[label_col] == merged[f"{label_col}_sub"]
+    out = {"all": float(correct.mean()), "n": int(len(merged))}
+    for usage in ("Public", "Private"):
+        mask = merged["Usage"] == usage
+        if mask.any():
+            out[usage.lower()] = float(correct[mask].mean())
+    return out
+
+
+def absent_section(name: str, title: str, command: str) -> Section:
+    """What a benchmark saves when the full-size data cannot be built: says so instead of inventing figures."""
+    return Section(name, title, command, [Row("full-size data", "absent", "", None)],
+                   notes=[f"{MAKE_COMPETITIONS} not found and KK_BENCH_DATA not set: nothing measured."])
 
 
 @dataclass
@@ -63,6 +100,44 @@ def timed(fn: Callable[[], object], repeats: int) -> tuple[Stat, object]:
     return Stat.of(times), result
 
 
+def interleaved(variants: dict[str, Callable[[], object]], repeats: int) -> dict[str, list]:
+    """Run every variant once per round, `repeats` rounds, alternating the order (forward, reversed, ...).
+
+    Drift from other processes on the machine then hits all variants alike; ratios are taken per round.
+    """
+    names = list(variants)
+    out: dict[str, list] = {n: [] for n in names}
+    for r in range(repeats):
+        for n in names if r % 2 == 0 else names[::-1]:
+            out[n].append(variants[n]())
+    return out
+
+
+def ratios(a: list[float], b: list[float]) -> Stat:
+    """Per-round ratios a[i] / b[i] as a Stat."""
+    return Stat.of([x / y for x, y in zip(a, b)])
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far (MiB; Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def current_rss_mb() -> float:
+    """This process's resident set size now (MiB)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def machine_load() -> str:
+    """Load averages at measurement time (others' processes share these cores)."""
+    try:
+        one, five, _ = os.getloadavg()
+        return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} cores"
+    except OSError:
+        return "load average unknown"
+
+
 @dataclass
 class Row:
     """One line of a benchmark's table."""
@@ -81,6 +156,7 @@ class Section:
     command: str
     rows: list[Row]
     notes: list[str] = field(default_factory=list)
+    seconds: float | None = None  # how long the benchmark took, wall clock
     date: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
     machine: str = field(default_factory=lambda: f"{platform.machine()}, {os.cpu_count()} cores, "
                                                  f"python {platform.python_version()}")
@@ -98,6 +174,28 @@ def save(section: Section) -> None:
     atomic_write_text(ROOT / "BENCHMARKS.md", render_markdown(data))
 
 
+def save_meta(key: str, value: dict) -> None:
+    """Record run-level facts (e.g. the fast subset's total wall time) under `_meta` in latest.json."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    latest = RESULTS_DIR / "latest.json"
+    data = json.loads(latest.read_text()) if latest.is_file() else {}
+    data.setdefault("_meta", {})[key] = value
+    from kaggle_kit.io import atomic_write_json, atomic_write_text
+
+    atomic_write_json(latest, data)
+    atomic_write_text(ROOT / "BENCHMARKS.md", render_markdown(data))
+
+
+def report(section: Section) -> None:
+    """Print a section's rows (and whether each target was met) to stdout."""
+    print(f"== {section.title}")
+    for r in section.rows:
+        tail = f"  [target {r.target}: {'met' if r.met else 'MISSED'}]" if r.target and r.met is not None else ""
+        print(f"  {r.what}: {r.value}{tail}")
+    for n in section.notes:
+        print(f"  - {n}")
+
+
 ORDER = ["loading", "pipeline", "augmentation", "inference", "scaling", "accuracy"]
 
 
@@ -109,10 +207,29 @@ def render_markdown(data: dict) -> str:
         "do not edit by hand. Figures are medians with (min..max, n=repeats); ratios compare two things measured in",
         "the same process. Full-size data comes from `../shared/data/make_competitions.py`.",
         "",
+        "Run them: `make bench` (= `python -m benchmarks.run --fast`), `make bench-accuracy` (hours, resumable),",
+        "or one at a time: `python -m benchmarks.run --only NAME [ARGS]` (`--list` names them; `ARGS` go to the",
+        "benchmark, e.g. `--only accuracy --recipe default --budget 10`).",
+        "",
     ]
-    for name in sorted(data, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER)):
+    sections = [n for n in sorted(data, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
+                if not n.startswith("_")]
+    meta = data.get("_meta", {})
+    if "fast" in meta:
+        m = meta["fast"]
+        out += [f"Last `{m['command']}`: {m['seconds'] / 60:.1f} min wall for {', '.join(m['benchmarks'])} "
+                f"({m['date']}; target: under 15 min).", ""]
+    targets = [(data[n]["title"], r) for n in sections for r in data[n]["rows"] if r.get("target")]
+    if targets:
+        out += ["## Targets at a glance", "", "| benchmark | what | measured | target | met |", "|---|---|---|---|---|"]
+        for title, r in targets:
+            met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
+            out.append(f"| {title} | {r['what']} | {r['value']} | {r['target']} | {met} |")
+        out.append("")
+    for name in sections:
         s = data[name]
-        out += [f"## {s['title']}", "", f"Measured {s['date']} on {s['machine']} with `{s['command']}`.", ""]
+        took = f" (took {s['seconds'] / 60:.1f} min)" if s.get("seconds") else ""
+        out += [f"## {s['title']}", "", f"Measured {s['date']} on {s['machine']} with `{s['command']}`{took}.", ""]
         out += ["| what | measured | target | met |", "|---|---|---|---|"]
         for r in s["rows"]:
             met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
