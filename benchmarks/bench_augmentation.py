@@ -32,8 +32,7 @@ from benchmarks.common import (
     digit_recognizer,
     interleaved,
     machine_load,
-    report,
-    save,
+    publish,
 )
 
 COMMAND = "python -m benchmarks.bench_augmentation"
@@ -179,12 +178,7 @@ def main(argv: list[str] | None = None) -> Section:
         "The graph back end can also run on the accelerator itself (the RandomAffine layer first in the model), "
         "leaving the host only the gather/one-hot/prefetch work.",
     ]
-    section = Section("augmentation", TITLE, COMMAND + (" " + " ".join(argv) if argv else ""), rows, notes=notes,
-                      seconds=time.perf_counter() - t_start)
-    if not args.no_save:
-        save(section)
-    report(section)
-    return section
+    return publish("augmentation", TITLE, COMMAND, argv, rows, notes, t_start, save_it=not args.no_save)
 
 
 if __name__ == "__main__":

@@ -34,9 +34,8 @@ from benchmarks.common import (
     digit_recognizer,
     interleaved,
     machine_load,
+    publish,
     ratios,
-    report,
-    save,
     score_submission,
 )
 
@@ -162,12 +161,7 @@ def main(argv: list[str] | None = None) -> Section:
         "kk makes each TTA pass once (one batched op) and reuses it across folds; the seed loop re-augments per fold "
         "and image in Python, so kk's advantage grows with K and TTA.",
     ]
-    section = Section("inference", TITLE, COMMAND + (" " + " ".join(argv) if argv else ""), rows, notes=notes,
-                      seconds=time.perf_counter() - t_start)
-    if not args.no_save:
-        save(section)
-    report(section)
-    return section
+    return publish("inference", TITLE, COMMAND, argv, rows, notes, t_start, save_it=not args.no_save)
 
 
 if __name__ == "__main__":

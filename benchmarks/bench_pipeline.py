@@ -34,9 +34,8 @@ from benchmarks.common import (
     digit_recognizer,
     interleaved,
     machine_load,
+    publish,
     ratios,
-    report,
-    save,
 )
 
 COMMAND = "python -m benchmarks.bench_pipeline"
@@ -237,12 +236,7 @@ def main(argv: list[str] | None = None) -> Section:
     if light_res:
         notes.append(f"Lighter model: {light_res['model']} ({light_res['params']:,} parameters, the default recipe's), "
                      f"batch {light_res['batch']}, same pipelines and protocol; no targets (informative).")
-    section = Section("pipeline", TITLE, COMMAND + (" " + " ".join(argv) if argv else ""), rows, notes=notes,
-                      seconds=time.perf_counter() - t_start)
-    if not args.no_save:
-        save(section)
-    report(section)
-    return section
+    return publish("pipeline", TITLE, COMMAND, argv, rows, notes, t_start, save_it=not args.no_save)
 
 
 if __name__ == "__main__":

@@ -31,8 +31,7 @@ from benchmarks.common import (
     digit_recognizer,
     machine_load,
     peak_rss_mb,
-    report,
-    save,
+    publish,
 )
 
 COMMAND = "python -m benchmarks.bench_scaling"
@@ -141,12 +140,7 @@ def main(argv: list[str] | None = None) -> Section:
         "per CPU-second divides by this process's CPU time instead of wall time, which other processes' load "
         "moves much less. Peak RSS is ru_maxrss of each size's own process.",
     ]
-    section = Section("scaling", TITLE, COMMAND + (" " + " ".join(argv) if argv else ""), rows_out, notes=notes,
-                      seconds=time.perf_counter() - t_start)
-    if not args.no_save:
-        save(section)
-    report(section)
-    return section
+    return publish("scaling", TITLE, COMMAND, argv, rows_out, notes, t_start, save_it=not args.no_save)
 
 
 if __name__ == "__main__":

@@ -239,3 +239,15 @@ def render_markdown(data: dict) -> str:
         if s["notes"]:
             out.append("")
     return "\n".join(out)
+
+
+def publish(name: str, title: str, command: str, argv: list[str] | None, rows: list[Row], notes: list[str],
+            started: float, save_it: bool = True) -> Section:
+    """The end of every benchmark: its section (command line as run, wall time), saved unless asked not to, printed."""
+    section = Section(name, title, command + (" " + " ".join(argv) if argv else ""), rows, notes=notes,
+                      seconds=time.perf_counter() - started)
+    if save_it:
+        save(section)
+    report(section)
+    return section
+
