@@ -57,10 +57,10 @@ push-inference: setup ## Push the offline inference kernel for WEIGHTS=owner/slu
 submit: setup ## Submit the newest validated submission
 	$(KK) submit $(COMPETITION)
 
-bench: setup ## Run the fast benchmarks (loading, input pipeline, augmentation, inference)
+bench: setup ## Run the fast benchmarks (loading, input pipeline, augmentation, inference, scaling; ~10 min)
 	$(PY) -m benchmarks.run --fast
 
-bench-accuracy: setup ## Run the accuracy-per-CPU-minute benchmark (long)
+bench-accuracy: setup ## Run the accuracy-per-CPU-minute benchmark (hours; resumable, finished jobs are kept)
 	$(PY) -m benchmarks.run --accuracy
 
 clean: ## Remove build outputs (keeps datasets/ and runs/)

@@ -1,0 +1,98 @@
+"""The benchmarks' own machinery: scoring against solution.csv, stretched fill recipes, the results table.
+
+The benchmarks themselves need the full-size competitions and hours; these checks need neither.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import bench_accuracy, common
+from kaggle_kit.training.recipes import load_recipe
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_score_submission_splits_public_and_private(tmp_path):
+    solution = _write(tmp_path / "solution.csv",
+                      "ImageId,Label,Usage\n1,3,Public\n2,4,Public\n3,5,Private\n4,6,Private\n")
+    # Rows in another order and one wrong answer in the private part.
+    submission = _write(tmp_path / "submission.csv", "ImageId,Label\n4,0\n3,5\n2,4\n1,3\n")
+    score = common.score_submission(submission, solution)
+    assert score == {"all": 0.75, "n": 4, "public": 1.0, "private": 0.5}
+
+
+def test_score_submission_counts_missing_rows_as_wrong(tmp_path):
+    solution = _write(tmp_path / "solution.csv", "id,label,Usage\n0,1,Public\n1,2,Private\n")
+    submission = _write(tmp_path / "submission.csv", "id,label\n0,1\n")
+    assert common.score_submission(submission, solution)["all"] == 0.5
+
+
+@pytest.mark.parametrize("name", ["default", "seed003"])
+def test_stretch_keeps_an_exponential_curve_over_more_epochs(name):
+    recipe = load_recipe(name)
+    epochs = recipe.epochs * 4
+    stretched = load_recipe(name, [f"epochs={epochs}", *bench_accuracy.stretch_overrides(recipe, epochs)])
+    # The learning rate at the end of the stretched run is the one at the end of the recipe's own run.
+    assert stretched.schedule.decay ** epochs == pytest.approx(recipe.schedule.decay ** recipe.epochs, rel=1e-4)
+
+
+def test_stretch_moves_step_boundaries_and_leaves_relative_schedules_alone():
+    seed000 = load_recipe("seed000")
+    assert seed000.schedule.name == "step"
+    overrides = bench_accuracy.stretch_overrides(seed000, seed000.epochs * 2)
+    stretched = load_recipe("seed000", overrides)
+    assert stretched.schedule.boundaries == [b * 2 for b in seed000.schedule.boundaries]
+    cosine = load_recipe("default", ["schedule.name=\"cosine\""])
+    assert bench_accuracy.stretch_overrides(cosine, 80) == []
+
+
+def _job(tmp_path, **fields):
+    job = {"job": "x", "recipe": "default", "model": "kk_cnn", "budget_min": 30, "folds": [0], "k": 5,
+           "epochs": 60, "recipe_epochs": 8, "train_seconds": [1700.0], "val_accuracy": [0.994],
+           "test_accuracy": 0.9951, "public": 0.996, "private": 0.9948, "tta": 0, "fill": True, "stretch": []}
+    job.update(fields)
+    (tmp_path / f"{job['job']}.json").write_text(json.dumps(job))
+
+
+def test_accuracy_table_judges_targets_from_the_measured_scores(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench_accuracy, "JOBS_DIR", tmp_path)
+    _job(tmp_path, job="default-30min-fill", test_accuracy=0.9951)
+    _job(tmp_path, job="seed003-10min", recipe="seed003", model="seed003_deotte", budget_min=10, test_accuracy=0.9912,
+         fill=False)
+    _job(tmp_path, job="ensemble-default-30min-tta2", folds=[0, 1, 2, 3, 4], train_seconds=[200.0] * 5,
+         val_accuracy=[0.992] * 5, test_accuracy=0.9950, tta=2, fill=False)
+    rows = {r.extra["job"]: r for r in bench_accuracy.build_section().rows}
+    assert rows["default-30min-fill"].met is True
+    assert rows["seed003-10min"].target == "" and rows["seed003-10min"].met is None
+    assert rows["ensemble-default-30min-tta2"].met is False
+    assert "5 folds" in rows["ensemble-default-30min-tta2"].value
+    # The 10-minute row sorts before the 30-minute rows, the ensemble last.
+    assert [r.extra["job"] for r in bench_accuracy.build_section().rows][-1] == "ensemble-default-30min-tta2"
+    assert list(rows)[0] == "seed003-10min"
+
+
+def test_markdown_marks_missed_targets(tmp_path):
+    section = common.Section("accuracy", "Accuracy", "make bench-accuracy",
+                             [common.Row("single", "0.9940", ">= 0.995", False), common.Row("info", "1 s")],
+                             notes=["a note"])
+    from dataclasses import asdict
+
+    text = common.render_markdown({"accuracy": asdict(section)})
+    assert "| Accuracy | single | 0.9940 | >= 0.995 | **no** |" in text  # the targets-at-a-glance table
+    assert "| info | 1 s |  |  |" in text
+    assert "- a note" in text
+
+
+def test_missing_full_size_data_is_reported_not_invented(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(common, "DATA_DIR", tmp_path / "store")
+    monkeypatch.setattr(common, "MAKE_COMPETITIONS", tmp_path / "absent" / "make_competitions.py")
+    assert common.digit_recognizer() is None
+    assert "full-size data absent" in capsys.readouterr().err
+    section = common.absent_section("loading", "Loading", "python -m benchmarks.bench_loading")
+    assert [(r.what, r.value) for r in section.rows] == [("full-size data", "absent")]
