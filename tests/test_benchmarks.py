@@ -54,7 +54,7 @@ def test_stretch_moves_step_boundaries_and_leaves_relative_schedules_alone():
 
 def _job(tmp_path, **fields):
     job = {"job": "x", "recipe": "default", "model": "kk_cnn", "budget_min": 30, "folds": [0], "k": 5,
-           "epochs": 60, "recipe_epochs": 8, "train_seconds": [1700.0], "val_accuracy": [0.994],
+           "epochs": 60, "recipe_epochs": 8, "train_seconds": [1790.0], "val_accuracy": [0.994],
            "test_accuracy": 0.9951, "public": 0.996, "private": 0.9948, "tta": 0, "fill": True, "stretch": []}
     job.update(fields)
     (tmp_path / f"{job['job']}.json").write_text(json.dumps(job))
@@ -67,8 +67,14 @@ def test_accuracy_table_judges_targets_from_the_measured_scores(tmp_path, monkey
          fill=False)
     _job(tmp_path, job="ensemble-default-30min-tta2", folds=[0, 1, 2, 3, 4], train_seconds=[200.0] * 5,
          val_accuracy=[0.992] * 5, test_accuracy=0.9950, tta=2, fill=False)
+    _job(tmp_path, job="default-30min-slow", train_seconds=[1810.0], test_accuracy=0.9960)
+    _job(tmp_path, job="default-30min-kept", train_seconds=[1950.0], best_minutes=[25.3], test_accuracy=0.9954)
     rows = {r.extra["job"]: r for r in bench_accuracy.build_section().rows}
     assert rows["default-30min-fill"].met is True
+    assert rows["default-30min-slow"].met is False  # accurate enough, but trained past the 30 minutes
+    # Trained on past 30 minutes, but the checkpoint it kept and was scored with was saved at 25.3 minutes.
+    assert rows["default-30min-kept"].met is True
+    assert "kept checkpoint saved at 25.3 min" in rows["default-30min-kept"].value
     assert rows["seed003-10min"].target == "" and rows["seed003-10min"].met is None
     assert rows["ensemble-default-30min-tta2"].met is False
     assert "5 folds" in rows["ensemble-default-30min-tta2"].value
