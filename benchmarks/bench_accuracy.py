@@ -3,6 +3,7 @@
     python -m benchmarks.bench_accuracy                                  # everything (hours): make bench-accuracy
     python -m benchmarks.bench_accuracy --recipe default --budget 10     # one recipe at one budget
     python -m benchmarks.bench_accuracy --ensemble                       # default recipe's K-fold ensemble + TTA
+    python -m benchmarks.bench_accuracy --ensemble --fill                # ... each fold filling its 30 minutes
     python -m benchmarks.bench_accuracy --recipe default --budget 30 --fill   # more epochs than the recipe's, to fill
     python -m benchmarks.bench_accuracy --table                          # only rebuild the table from saved results
 
@@ -259,8 +260,8 @@ def build_section() -> Section:
                   f"(public {j['public']:.5f}, private {j['private']:.5f}); {j.get('finished', '')[:10]}")
         ensemble = len(j["folds"]) > 1
         if ensemble:
-            what = (f"ensemble: {j['recipe']} recipe, {len(j['folds'])} folds, budget {j['budget_min']:g} min per fold, "
-                    f"TTA {j['tta']}")
+            what = (f"ensemble: {j['recipe']} recipe, {len(j['folds'])} folds, budget {j['budget_min']:g} min per fold"
+                    + (_fill_words(j) if j.get("fill") else "") + f", TTA {j['tta']}")
             target, met = f">= {ENSEMBLE_TARGET}", j["test_accuracy"] >= ENSEMBLE_TARGET
         else:
             what = (f"{j['recipe']} ({j['model']}), budget {j['budget_min']:g} min"
@@ -290,7 +291,7 @@ def build_section() -> Section:
         "What a recipe's own schedule costs per fold on these 2 cores (recipe epochs x probed seconds per epoch): "
         + "; ".join(f"{r} {e} x {sec:.0f} s = {_duration(e * sec)}" for r, (e, sec) in full.items()) + ".",
         "Commands: `make bench-accuracy` (all jobs, resumable; hours), `python -m benchmarks.run --only accuracy "
-        "--recipe NAME --budget MIN` (one job), `python -m benchmarks.run --only accuracy --ensemble`.",
+        "--recipe NAME --budget MIN [--fill]` (one job), `python -m benchmarks.run --only accuracy --ensemble [--fill]`.",
     ]
     return Section("accuracy", TITLE, "make bench-accuracy", rows, notes=notes)
 
@@ -330,13 +331,14 @@ def main(argv: list[str] | None = None) -> Section:
             from kaggle_kit.training.recipes import load_recipe
 
             k = load_recipe("default").folds
-            name = f"ensemble-default-{args.ensemble_budget:g}min-tta{args.tta}"
+            name = f"ensemble-default-{args.ensemble_budget:g}min-tta{args.tta}" + ("-fill" if args.fill else "")
             if args.force:
                 (JOBS_DIR / f"{name}.json").unlink(missing_ok=True)
             if (JOBS_DIR / f"{name}.json").is_file():
                 _log(f"{name}: already measured; --force reruns it")
             else:
-                run_job(comp, solution, "default", args.ensemble_budget, folds=list(range(k)), tta=args.tta, name=name)
+                run_job(comp, solution, "default", args.ensemble_budget, folds=list(range(k)), tta=args.tta, name=name,
+                        fill=args.fill)
     section = build_section()
     save(section)
     report(section)

@@ -106,5 +106,6 @@ def test_upload_500_fails_the_create(emulator, kaggle, tmp_path):
     slug = "failed-upload"
     emulator.add_fault("upload", status=500)
     out = kaggle("datasets", "create", "-p", dataset_folder(tmp_path / "f", slug, {"a.txt": b"a"}))
-    assert "Upload unsuccessful: a.txt" in out.stdout
+    # kaggle 2.2.4 printed the client's error on stdout; 2.2.5 prints it on stderr and exits 1.
+    assert "Upload unsuccessful: a.txt" in out.stdout + out.stderr
     assert kaggle("datasets", "status", f"local/{slug}").returncode == 1
