@@ -1,17 +1,17 @@
 """The `kk` command line: thin commands that parse, call `kaggle_kit`, and render with rich.
 
 Each area registers its commands from its own module (`kaggle_kit/cli/<area>.py`, a `register(app)`
-function), in workflow order.
+function); the areas are listed below explicitly, in workflow order (the order `kk --help` shows).
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Annotated, Optional
 
 import typer
 
 from kaggle_kit import __version__
+from kaggle_kit.cli import data, demo, emulator, kaggle, kernels, training
 from kaggle_kit.cli.common import KKGroup, console
 
 app = typer.Typer(
@@ -26,7 +26,7 @@ app = typer.Typer(
 )
 
 # Workflow order: the order `kk --help` lists them in.
-AREAS = ("data", "kaggle", "training", "kernels", "emulator", "demo")
+AREAS = (data, kaggle, training, kernels, emulator, demo)
 
 
 def _version(value: bool) -> None:
@@ -44,13 +44,7 @@ def _root(
 
 
 for _area in AREAS:
-    try:
-        _module = importlib.import_module(f"kaggle_kit.cli.{_area}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"kaggle_kit.cli.{_area}":
-            raise
-        continue  # an area not built yet
-    _module.register(app)
+    _area.register(app)
 
 
 def main() -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -45,6 +47,22 @@ DataDirOpt = Annotated[
                  show_default=False),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result, no progress.")]
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "value") and type(value).__module__ != "builtins":  # enums
+        return value.value
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def emit_json(payload: Any) -> None:
+    """The one way a command prints its `--json` result: one JSON document on stdout, nothing else there."""
+    typer.echo(json.dumps(payload, default=_jsonable))
 
 
 def announce(ref, quiet: bool = False) -> None:

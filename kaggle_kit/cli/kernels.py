@@ -395,7 +395,7 @@ def _emit(rows: list[dict], as_json: bool, console_lines: list[str], extra: dict
 
 
 def kernel_status(
-    ref: Annotated[str, typer.Argument(help="The kernel, OWNER/SLUG[/VERSION].")],
+    ref: Annotated[str, typer.Argument(help="The kernel, OWNER/SLUG or OWNER/SLUG/VERSION.")],
     as_json: JsonOpt = False,
 ) -> None:
     """Show a kernel's session status (QUEUED, RUNNING, COMPLETE, ERROR) and its failure message."""
@@ -409,7 +409,7 @@ def kernel_status(
 
 
 def kernel_output(
-    ref: Annotated[str, typer.Argument(help="The kernel, OWNER/SLUG[/VERSION].")],
+    ref: Annotated[str, typer.Argument(help="The kernel, OWNER/SLUG or OWNER/SLUG/VERSION.")],
     path: Annotated[Optional[Path], typer.Option("--path", "-p", help="Folder for the outputs (default: "
                                                  "kernels/build/<slug>/output/).", show_default=False)] = None,
     install: Annotated[bool, typer.Option("--install/--no-install", help="Copy a training kernel's run folder "
