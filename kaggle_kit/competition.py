@@ -211,13 +211,13 @@ def detect_spec(data_dir: str | Path, slug: str | None = None, load: bool = True
         return spec
 
     train = read_pixel_csv(train_path, label_column=label_column)
-    classes = np.unique(train.labels).tolist()
+    classes = np.unique(train.label_values).tolist()
     if len(classes) < 2:
         raise DataError(f"{train_path}: column {label_column!r} has {len(classes)} distinct label(s); need at least 2")
     test = read_pixel_csv(test_path, id_column=id_column if test_has_ids else None, expect_pixels=spec.n_pixels)
     if test_has_ids:
-        _check_unique(test.ids, str(test_path), id_column)
-        missing = set(np.asarray(sub_ids)) - set(test.ids.astype(str))
+        _check_unique(test.id_values, str(test_path), id_column)
+        missing = set(np.asarray(sub_ids)) - set(test.id_values.astype(str))
         if missing or len(test) != len(sub_ids):
             raise DataError(
                 f"{test_path}: ids in column {id_column!r} do not match {sample.name} "
@@ -232,7 +232,7 @@ def detect_spec(data_dir: str | Path, slug: str | None = None, load: bool = True
                               "train_rows": len(train), "test_rows": len(test)})
     for name in extras:
         table = read_pixel_csv(data_dir / name, label_column=label_column, expect_pixels=spec.n_pixels)
-        spec.encode_labels(table.labels, source=str(data_dir / name))
+        spec.encode_labels(table.label_values, source=str(data_dir / name))
         spec.extra_labelled[name] = len(table)
     return spec
 
@@ -268,11 +268,11 @@ class Competition:
     def train_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """Training images `(N, H, W, 1) uint8` and class indices `(N,) int64`."""
         t = self.train
-        return t.images, self.spec.encode_labels(t.labels, source=str(t.path))
+        return t.images, self.spec.encode_labels(t.label_values, source=str(t.path))
 
     def extra_arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         t = self.extra(name)
-        return t.images, self.spec.encode_labels(t.labels, source=str(t.path))
+        return t.images, self.spec.encode_labels(t.label_values, source=str(t.path))
 
     def test_images(self) -> np.ndarray:
         return self.test.images
@@ -284,5 +284,5 @@ class Competition:
     def test_ids(self) -> list[str]:
         """The id of each test row, in test-file order."""
         if self.spec.test_has_ids:
-            return [str(i) for i in self.test.ids]
+            return [str(i) for i in self.test.id_values]
         return self.submission_ids()

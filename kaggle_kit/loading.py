@@ -45,6 +45,20 @@ class PixelTable:
     def __len__(self) -> int:
         return len(self.images)
 
+    @property
+    def label_values(self) -> np.ndarray:
+        """The label column, for a table read with one (reading without it and asking for labels is a bug)."""
+        if self.labels is None:
+            raise DataError(f"{self.path}: read without a label column")
+        return self.labels
+
+    @property
+    def id_values(self) -> np.ndarray:
+        """The id column, for a table read with one."""
+        if self.ids is None:
+            raise DataError(f"{self.path}: read without an id column")
+        return self.ids
+
 
 @dataclass(frozen=True)
 class CsvHeader:
