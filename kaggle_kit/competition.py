@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from kaggle_kit.errors import DataError
-from kaggle_kit.loading import PixelTable, read_header, read_pixel_csv
+from kaggle_kit.loading import PixelTable, read_header, read_header_columns, read_pixel_csv
 
 TRAIN_FILE = "train.csv"
 TEST_FILE = "test.csv"
@@ -143,12 +143,65 @@ def _check_unique(ids: list[str] | np.ndarray, source: str, column: str) -> None
         )
 
 
-def detect_spec(data_dir: str | Path, slug: str | None = None, load: bool = True) -> CompetitionSpec:
+# A class ten times rarer than the median class is a typo (`10`, `-1`, `seven`) rather than a class: a stray row
+# would otherwise become an extra output unit and an extra "class" in every submission.
+RARE_CLASS_FRACTION = 0.1
+
+
+def check_label_domain(labels: np.ndarray, source: str, column: str, declared: list | None = None) -> list:
+    """The class set of a training file's label column, refusing stray labels with the rows that hold them.
+
+    With `declared` (the user's `labels = [...]` in kk.toml) every label must be one of those, however rare.
+    Otherwise a label is stray when the column is mostly integers and it is not one, or when its class is
+    rarer than `RARE_CLASS_FRACTION` of the median class.
+
+    Example:
+        >>> check_label_domain(np.array([0, 1, 1, 0] * 50 + [7]), "train.csv", "label")
+        Traceback (most recent call last):
+        ...
+        kaggle_kit.errors.DataError: train.csv: column 'label' has 1 stray label(s): 7 at row 200 (line 202) ...
+    """
+    values = np.asarray(labels)
+    if len(values) == 0:
+        raise DataError(f"{source}: has a header but no rows")
+    if declared is not None:
+        allowed = np.asarray(declared)
+        if values.dtype.kind != allowed.dtype.kind:
+            values, allowed = values.astype(str), allowed.astype(str)
+        stray = ~np.isin(values, allowed)
+        if stray.any():
+            raise _stray_error(values, stray, source, column, f"not in the declared labels {_short(list(declared))}")
+        return list(declared)
+    if values.dtype.kind in "US":
+        numeric = np.char.isdigit(np.char.lstrip(np.char.strip(values.astype(str)), "-"))
+        if numeric.mean() > 0.5 and not numeric.all():
+            raise _stray_error(values, ~numeric, source, column, "not integers like the other labels")
+    classes, counts = np.unique(values, return_counts=True)
+    rare = counts < RARE_CLASS_FRACTION * np.median(counts)
+    if rare.any():
+        raise _stray_error(values, np.isin(values, classes[rare]), source, column,
+                           f"each in under {RARE_CLASS_FRACTION:.0%} as many rows as the median class")
+    return classes.tolist()
+
+
+def _stray_error(values: np.ndarray, stray: np.ndarray, source: str, column: str, why: str) -> DataError:
+    rows = np.flatnonzero(stray)
+    shown = ", ".join(f"{values[r].item()!r} at row {r} (line {r + 2})" for r in rows[:3])
+    return DataError(
+        f"{source}: column {column!r} has {len(rows)} stray label(s): {shown}{' ...' if len(rows) > 3 else ''} "
+        f"({why})",
+        hint="Fix those rows, or, if they are real classes, declare every label in kk.toml: labels = [0, 1, ...]",
+    )
+
+
+def detect_spec(data_dir: str | Path, slug: str | None = None, load: bool = True,
+                labels: list | None = None) -> CompetitionSpec:
     """Detect a competition's spec from the files in `data_dir`.
 
     With `load=True` (what `kk info` does) every file is loaded and validated, which also warms the cache;
-    the class set and row counts then come from the data. With `load=False` only headers are read and
-    `classes`/row counts are left empty.
+    the class set and row counts then come from the data (stray labels are refused: `check_label_domain`;
+    `labels` is the user's declared label set, which replaces that guess). With `load=False` only headers are
+    read and `classes`/row counts are left empty.
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
@@ -162,14 +215,15 @@ def detect_spec(data_dir: str | Path, slug: str | None = None, load: bool = True
     train_path = data_dir / TRAIN_FILE
     if not train_path.is_file():
         raise DataError(f"{train_path}: file not found (the competition's labelled training data)")
-    train_header = read_header(train_path, label_column=target_column)
-    if train_header.label_column is None:
-        train_header = read_header(train_path, label_column="label")
-    if train_header.label_column is None:
+    columns = {c.lower() for c in read_header_columns(train_path)}
+    candidate = next((c for c in (target_column, "label") if c.lower() in columns), None)
+    if candidate is None:
+        others = [c for c in read_header_columns(train_path) if not c.lower().startswith("pixel")]
         raise DataError(
             f"{train_path}: no label column: expected {target_column!r} (the sample submission's target column, "
-            f"any case) or 'label'; columns are {', '.join(train_header.columns[:4])}, ..."
+            f"any case) or 'label'" + (f"; found {', '.join(map(repr, others[:4]))}" if others else "")
         )
+    train_header = read_header(train_path, label_column=candidate)
     label_column = train_header.label_column
     test_path = data_dir / TEST_FILE
     test_header = read_header(test_path, id_column=id_column)
@@ -211,7 +265,7 @@ def detect_spec(data_dir: str | Path, slug: str | None = None, load: bool = True
         return spec
 
     train = read_pixel_csv(train_path, label_column=label_column)
-    classes = np.unique(train.label_values).tolist()
+    classes = check_label_domain(train.label_values, str(train_path), label_column, declared=labels)
     if len(classes) < 2:
         raise DataError(f"{train_path}: column {label_column!r} has {len(classes)} distinct label(s); need at least 2")
     test = read_pixel_csv(test_path, id_column=id_column if test_has_ids else None, expect_pixels=spec.n_pixels)
@@ -245,8 +299,8 @@ class Competition:
         self.data_dir = Path(spec.data_dir)
 
     @classmethod
-    def open(cls, data_dir: str | Path, slug: str | None = None) -> Competition:
-        return cls(detect_spec(data_dir, slug=slug, load=True))
+    def open(cls, data_dir: str | Path, slug: str | None = None, labels: list | None = None) -> Competition:
+        return cls(detect_spec(data_dir, slug=slug, load=True, labels=labels))
 
     @cached_property
     def train(self) -> PixelTable:

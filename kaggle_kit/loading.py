@@ -19,6 +19,7 @@ import json
 import math
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from kaggle_kit.io import atomic_path, atomic_write_json
 CACHE_DIR = ".kk-cache"
 CACHE_VERSION = 1
 _PIXEL_RE = re.compile(r"^pixel(\d+)$", re.IGNORECASE)
+_ARCHIVE_MAGIC = (b"\x1f\x8b", b"PK\x03\x04")
 
 
 @dataclass(frozen=True)
@@ -75,16 +77,30 @@ class CsvHeader:
         return image_shape(len(self.pixel_columns), self.path)
 
 
-def read_header(path: Path, label_column: str | None = None, id_column: str | None = None) -> CsvHeader:
-    """Read the header row and classify the columns; `label_column`/`id_column` match case-insensitively."""
+def read_header_columns(path: Path) -> list[str]:
+    """The header row's column names, stripped (a UTF-8 BOM dropped); clear errors for files that are no CSV."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    with open(path, newline="") as f:
-        first = f.readline()
+    with open(path, "rb") as f:
+        raw = f.readline()
+    if raw.startswith(_ARCHIVE_MAGIC):
+        kind, tool = ("gzip", "gunzip") if raw.startswith(b"\x1f\x8b") else ("zip", "unzip")
+        raise DataError(f"{path}: is a {kind} archive, not a CSV file",
+                        hint=f"Unpack it first ({tool} it) and point kk at the CSV inside.")
+    try:
+        first = raw.decode("utf-8-sig")  # a BOM is what Excel writes; Kaggle's scorer accepts it, so do we
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: line 1 is not UTF-8 text (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})") from None
     if not first.strip():
         raise DataError(f"{path}: file is empty (expected a header row)")
-    columns = [c.strip() for c in next(csv.reader([first]))]
+    return [c.strip() for c in next(csv.reader([first]))]
+
+
+def read_header(path: Path, label_column: str | None = None, id_column: str | None = None) -> CsvHeader:
+    """Read the header row and classify the columns; `label_column`/`id_column` match case-insensitively."""
+    path = Path(path)
+    columns = read_header_columns(path)
     lower = {c.lower(): c for c in columns}
     label = lower.get(label_column.lower()) if label_column else None
     ident = lower.get(id_column.lower()) if id_column else None
@@ -100,6 +116,9 @@ def read_header(path: Path, label_column: str | None = None, id_column: str | No
         )
     numbered.sort()
     indices = [i for i, _ in numbered]
+    repeated = sorted(c for c, n in Counter(c for _, c in numbered).items() if n > 1)
+    if repeated:
+        raise DataError(f"{path}: pixel column(s) {', '.join(map(repr, repeated[:5]))} appear more than once")
     if indices != list(range(len(indices))):
         missing = sorted(set(range(max(indices) + 1)) - set(indices))
         raise DataError(f"{path}: pixel columns are not numbered 0..{len(indices) - 1}; missing pixel{missing[0]}")
@@ -230,6 +249,8 @@ def _parse_checked(path: Path, header: CsvHeader):
         )
     except pa.ArrowInvalid as exc:
         raise _locate_parse_error(path, header, exc) from None
+    if any(pa.types.is_binary(t) for t in table.schema.types):  # pyarrow keeps non-UTF-8 cells as bytes
+        raise _non_utf8_line(path) or DataError(f"{path}: holds bytes that are not text")
     n = table.num_rows
     images = np.empty((n, len(header.pixel_columns)), dtype=np.uint8)
     for j, name in enumerate(header.pixel_columns):
@@ -280,6 +301,9 @@ def _column_values(path: Path, name: str, col) -> np.ndarray:
     """Labels and ids: integers stay integers; anything else is kept as text."""
     import pyarrow as pa
 
+    if pa.types.is_binary(col.type):  # pyarrow keeps non-UTF-8 cells as bytes
+        raise _non_utf8_line(path) or DataError(f"{path}: column {name!r} holds bytes that are not text")
+
     if col.null_count:
         row = _first(col.is_null().to_numpy(zero_copy_only=False))
         raise DataError(f"{_where(path, row, name)}: empty or NaN value")
@@ -295,10 +319,24 @@ def _column_values(path: Path, name: str, col) -> np.ndarray:
     return np.asarray(col.to_numpy(zero_copy_only=False).astype(str))
 
 
+def _non_utf8_line(path: Path) -> DataError | None:
+    with open(path, "rb") as fb:
+        for line_no, raw in enumerate(fb, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                return DataError(f"{path}: line {line_no} is not UTF-8 text (byte {err.start} of the line: "
+                                 f"{raw[err.start:err.start + 1]!r})")
+    return None
+
+
 def _locate_parse_error(path: Path, header: CsvHeader, exc: Exception) -> DataError:
     """pyarrow reports ragged rows by content, not line: find the line ourselves (error path only)."""
     width = len(header.columns)
-    with open(path, newline="") as f:
+    not_text = _non_utf8_line(path)
+    if not_text:
+        return not_text
+    with open(path, newline="", encoding="utf-8-sig") as f:
         for line_no, row in enumerate(csv.reader(f), start=1):
             if line_no > 1 and len(row) != width:
                 return DataError(

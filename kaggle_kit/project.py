@@ -25,6 +25,8 @@ class ProjectConfig(KKConfig):
     recipe: str = "default"
     datasets_dir: str = "datasets"
     runs_dir: str = "runs"
+    # Declares the competition's label set when the data alone would mislead (a real class with very few rows).
+    labels: list[int] | list[str] | None = None
 
 
 def find_project(start: str | Path | None = None) -> Path | None:
@@ -65,6 +67,7 @@ class CompetitionRef:
     slug: str
     data_dir: Path
     from_project: bool
+    labels: list | None = None  # declared in kk.toml, for the project's own competition only
 
 
 def resolve_competition(competition: str | None, data_dir: str | Path | None = None) -> CompetitionRef:
@@ -82,7 +85,9 @@ def resolve_competition(competition: str | None, data_dir: str | Path | None = N
     if not datasets.is_absolute():
         datasets = root / datasets
     folder = Path(data_dir) if data_dir else datasets / competition
-    return CompetitionRef(slug=competition, data_dir=folder, from_project=project is not None and competition == project.competition)
+    own = project is not None and competition == project.competition
+    return CompetitionRef(slug=competition, data_dir=folder, from_project=own,
+                          labels=project.labels if own and project else None)
 
 
 def runs_dir() -> Path:

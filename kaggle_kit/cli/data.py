@@ -39,7 +39,7 @@ def info(competition: CompetitionArg = None, data_dir: DataDirOpt = None, as_jso
     ref = resolve_competition(competition, data_dir)
     announce(ref)
     with console.status("loading and validating every file...", spinner="dots") if not as_json else _null():
-        spec = detect_spec(ref.data_dir, slug=ref.slug, load=True)
+        spec = detect_spec(ref.data_dir, slug=ref.slug, load=True, labels=ref.labels)
     if as_json:
         typer.echo(json.dumps(spec.to_dict()))
         return
@@ -71,7 +71,7 @@ def validate(
     """Check a submission file against the competition's format before it costs a daily submission."""
     ref = resolve_competition(competition, data_dir)
     announce(ref)
-    spec = detect_spec(ref.data_dir, slug=ref.slug, load=True)
+    spec = detect_spec(ref.data_dir, slug=ref.slug, load=True, labels=ref.labels)
     check = validate_submission(file, spec)
     console.print(f"[green]valid[/]: {check.path} ({check.rows} rows; labels {check.label_counts})")
 
