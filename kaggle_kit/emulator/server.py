@@ -14,7 +14,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import shutil
 import socket
 import threading
 from collections.abc import Callable, Iterable
@@ -117,12 +116,7 @@ class EmulatorServer:
 
     def _close(self) -> None:
         self._server.server_close()
-        for service in self.backend.services.values():
-            close = getattr(service, "close", None)
-            if close is not None:  # e.g. kernels: running kernel processes must not outlive the server
-                close()
-        if self.backend.owns_state:
-            shutil.rmtree(self.backend.state_dir, ignore_errors=True)
+        self.backend.close()  # running kernel processes must not outlive the server
 
     def __enter__(self) -> EmulatorServer:
         return self.start()

@@ -20,12 +20,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from kaggle_kit.emulator.core import EmulatorError
-
-if TYPE_CHECKING:
-    from kaggle_kit.emulator.models import EmulatorBackend
+from kaggle_kit.emulator.models import EmulatorBackend
 
 T = TypeVar("T")
 Auth = Literal["required", "optional", "none"]
