@@ -7,7 +7,7 @@ service depends on the root's module (`models.py`).
 
 Example:
     >>> faults = Faults()
-    >>> faults.add("ListDataFiles", status=503, times=1)
+    >>> _ = faults.add("ListDataFiles", status=503, times=1)
     >>> faults.take("competitions.CompetitionApiService/ListDataFiles").status
     503
 """

@@ -1,4 +1,4 @@
-"""Scoring a submission file against a competition's hidden solution (no HTTP, no state).
+r"""Scoring a submission file against a competition's hidden solution (no HTTP, no state).
 
 A file is scored when its submission is created: the metric over the solution's Public rows gives the public
 score, over its Private rows the private score. A malformed file raises `SubmissionInvalid`, whose message (the
