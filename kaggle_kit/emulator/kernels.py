@@ -30,7 +30,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from kaggle_kit.emulator.competitions import CompetitionsBackend
+from kaggle_kit.emulator.competitions import CompetitionsBackend, Submission
 from kaggle_kit.emulator.core import EmulatorError, EmulatorRoot, ServiceBackend, bad_request, not_found
 from kaggle_kit.emulator.datasets import DatasetsBackend
 from kaggle_kit.emulator.kernel_records import (
@@ -307,6 +307,33 @@ class KernelsBackend(ServiceBackend):
         if thread is not None:
             thread.join(timeout)
         return self.version(kernel, number)
+
+    def submit_output(self, user: str, competition: str, kernel: Kernel, label: str | int | None = None,
+                      file_name: str = "submission.csv", description: str = "") -> Submission:
+        """Submit output `file_name` of version `label` (default: newest) to `competition` (CreateCodeSubmission).
+
+        Only a version that ran to COMPLETE with `competition` among its sources can be submitted; the file is
+        then scored like an uploaded one.
+        """
+        comps = self.competitions
+        comps.get(competition)
+        v = self.version(kernel, label)
+        if v.status is not KernelStatus.COMPLETE or v.execution != "RUN":
+            raise bad_request(f"Kernel {kernel.ref} version {v.number} has status {v.status}"
+                              + (" (saved without running)" if v.execution != "RUN" else "")
+                              + ": only a successfully run version can be submitted")
+        if competition not in v.settings.competition_data_sources:
+            raise bad_request(f"Kernel {kernel.ref} version {v.number} does not use competition {competition!r} "
+                              "as a data source")
+        path = dict(self.output_files(kernel, v)).get(file_name)
+        if path is None:
+            raise not_found(f"Kernel {kernel.ref} version {v.number} has no output file {file_name!r} "
+                            f"(outputs: {', '.join(v.outputs) or 'none'})")
+        data = path.read_bytes()
+        upload = comps.blobs.start_upload(user, f"submission:{competition}", path.name, len(data))
+        comps.blobs.write(upload.token, [data])
+        return comps.create_submission(user, competition, upload.token,
+                                       description or f"{kernel.ref} version {v.number}")
 
     def cancel(self, user: str, kernel: Kernel, number: int | None = None) -> KernelVersion:
         """Stop a queued or running session (its kernel process group is killed)."""

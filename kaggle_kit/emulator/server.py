@@ -100,6 +100,24 @@ class EmulatorServer:
             self._thread.start()
         return self
 
+    def warm_archives(self, on_error: Callable[[Exception], None] | None = None) -> threading.Thread:
+        """Build every competition's download zip in a background thread, so the first download need not wait.
+
+        A full-size competition takes seconds to zip. A failure goes to `on_error` (the download RPC reports it
+        again when a client asks); the server keeps serving either way.
+        """
+
+        def warm() -> None:
+            try:
+                self.backend.competitions.warm_archives()
+            except Exception as exc:  # noqa: BLE001 - reported, never fatal: downloads build their archive anyway
+                if on_error is not None:
+                    on_error(exc)
+
+        thread = threading.Thread(target=warm, name="warm-archives", daemon=True)
+        thread.start()
+        return thread
+
     def serve_forever(self) -> None:
         """Serve in this thread until `KeyboardInterrupt` (or `stop()` from another thread)."""
         try:

@@ -1,8 +1,8 @@
 """The RPC layer's building blocks: how a handler is declared, what it receives, and wire-format helpers.
 
 An RPC handler is a plain function `handler(ctx: RpcContext, body: dict) -> dict | Redirect`, registered on a
-service's `RpcRouter` under its method name. It translates the client's camelCase JSON into backend calls and the
-backend's records into Kaggle's response JSON (enum values as names, datetimes as ISO strings ending in `Z`, no
+service's `RpcRouter` under its method name. It translates the client's camelCase JSON into typed backend calls
+(backends never see a wire dict) and the backend's records into Kaggle's response JSON (enum values as names, datetimes as ISO strings ending in `Z`, no
 `null` for lists or enums). It never touches HTTP: `responses.py` does authentication, fault injection, errors
 (`EmulatorError` -> `{"code", "message"}`), redirects and JSON encoding.
 

@@ -1,11 +1,12 @@
 """RPC handlers of `kernels.KernelsApiService` (wire JSON <-> `KernelsBackend`), plus code submissions.
 
-SaveKernel answers `{ref, url, versionNumber}` and lists sources it cannot mount in `invalid*Sources` (the
-official CLI prints them as warnings; kk treats them as errors). GetKernelSessionStatus gives QUEUED, RUNNING,
+SaveKernel's body is parsed into a `SaveKernelRequest` (`save_kernel_request`); it answers
+`{ref, url, versionNumber}` and lists sources it cannot mount in `invalid*Sources` (the official CLI prints them
+as warnings; kk treats them as errors). GetKernelSessionStatus gives QUEUED, RUNNING,
 COMPLETE or ERROR (with `failureMessage`). ListKernelSessionOutput gives the output files as absolute signed blob
 URLs and the log as Kaggle writes it: a JSON array of `{"stream_name", "time", "data"}`. GetKernel (pull) always
 carries the `blob` the client needs. `competitions.CompetitionApiService/CreateCodeSubmission` submits a kernel
-version's output file (default `submission.csv`) to its competition and scores it like an uploaded file.
+version's output file (default `submission.csv`) to its competition (`KernelsBackend.submit_output`).
 
 This module's `router` also holds CreateCodeSubmission (a competitions RPC that only makes sense with kernels).
 """
@@ -15,9 +16,8 @@ from __future__ import annotations
 import json
 
 from kaggle_kit.emulator.api.base import RpcContext, RpcRouter, compact, get_str, iso, paginate
-from kaggle_kit.emulator.core import EmulatorError, bad_request, not_found
+from kaggle_kit.emulator.core import EmulatorError
 from kaggle_kit.emulator.kernel_records import Kernel, KernelSettings, KernelVersion, SaveKernelRequest
-from kaggle_kit.status import KernelStatus
 
 router = RpcRouter("kernels.KernelsApiService")
 code_submissions = RpcRouter("competitions.CompetitionApiService")
@@ -141,28 +141,11 @@ def list_kernels(ctx: RpcContext, body: dict) -> dict:
 def create_code_submission(ctx: RpcContext, body: dict) -> dict:
     """Submit kernel `kernelOwner/kernelSlug` version `kernelVersion` (default: newest)'s `fileName` output."""
     user = ctx.require_user()
-    comps, kernels, blobs = ctx.backend.competitions, ctx.backend.kernels, ctx.backend.blobs
-    slug = get_str(body, "competitionName")
-    comp = comps.get(slug)
-    kernel = kernels.get(user, get_str(body, "kernelOwner"), get_str(body, "kernelSlug"))
-    v = kernels.version(kernel, body.get("kernelVersion"))
-    if v.status is not KernelStatus.COMPLETE or v.execution != "RUN":
-        raise bad_request(f"Kernel {kernel.ref} version {v.number} has status {v.status}"
-                          + (" (saved without running)" if v.execution != "RUN" else "")
-                          + ": only a successfully run version can be submitted")
-    if slug not in v.settings.competition_data_sources:
-        raise bad_request(f"Kernel {kernel.ref} version {v.number} does not use competition {slug!r} as a data source")
-    name = body.get("fileName") or "submission.csv"
-    path = dict(kernels.output_files(kernel, v)).get(name)
-    if path is None:
-        raise not_found(f"Kernel {kernel.ref} version {v.number} has no output file {name!r} "
-                        f"(outputs: {', '.join(v.outputs) or 'none'})")
-    data = path.read_bytes()
-    upload = blobs.start_upload(user, f"submission:{slug}", path.name, len(data))
-    blobs.write(upload.token, [data])
-    description = body.get("submissionDescription") or f"{kernel.ref} version {v.number}"
-    sub = comps.create_submission(user, slug, upload.token, description)
+    comp = ctx.backend.competitions.get(get_str(body, "competitionName"))
+    kernel = ctx.backend.kernels.get(user, get_str(body, "kernelOwner"), get_str(body, "kernelSlug"))
+    sub = ctx.backend.kernels.submit_output(user, comp.slug, kernel, body.get("kernelVersion"),
+                                            body.get("fileName") or "submission.csv",
+                                            body.get("submissionDescription") or "")
     return {"message": f"Successfully submitted to {comp.title}", "ref": sub.ref}
-
 
 router.handlers.update(code_submissions.handlers)
