@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from kaggle_kit.cli.common import QuietOpt
 from kaggle_kit.errors import ConfigError
 
 DEFAULT_PORT = 8765
@@ -33,9 +33,9 @@ def serve(
     user: Annotated[Optional[list[str]], typer.Option("--user", help="NAME:KEY of an accepted user; repeatable "
                                                       "(default: local:local).", show_default=False)] = None,
     scoring_delay: Annotated[float, typer.Option(help="Seconds a new submission reads as PENDING.")] = 0.0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No access log on stderr.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
-    """Serve the Kaggle API for the competitions in --store until Ctrl-C.
+    """Serve the Kaggle API for the competitions in --store until Ctrl-C (--quiet: no access log).
 
     Point the official client at it with KAGGLE_API_ENVIRONMENT=LOCALHOST and HTTP_PROXY=http://HOST:PORT,
     and kk with KK_KAGGLE_URL=http://HOST:PORT.
@@ -62,8 +62,8 @@ def serve(
     def _terminate(signum, frame):
         raise KeyboardInterrupt
 
-    # Zipping a full-size competition takes seconds: do it now rather than on the first download.
-    threading.Thread(target=_warm, args=(server,), name="warm-archives", daemon=True).start()
+    server.warm_archives(on_error=lambda exc: typer.echo(
+        f"warning: could not pre-build competition archives: {exc}", err=True))
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         sys.stdout.flush()
@@ -73,10 +73,3 @@ def serve(
     finally:
         signal.signal(signal.SIGTERM, previous)
     typer.echo("Kaggle emulator stopped", err=True)
-
-
-def _warm(server) -> None:
-    try:
-        server.backend.competitions.warm_archives()
-    except Exception as exc:  # the download RPC will report it properly; the server keeps serving
-        typer.echo(f"warning: could not pre-build competition archives: {exc}", err=True)

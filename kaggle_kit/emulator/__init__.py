@@ -2,31 +2,44 @@
 
 Run it with `kk emulator serve --store DIR` (or `EmulatorServer` / `testing.running_emulator` in Python) and point
 the client at it with `KAGGLE_API_ENVIRONMENT=LOCALHOST` plus `HTTP_PROXY=http://127.0.0.1:PORT`
-(`testing.client_env` builds that environment); `kk` uses `KK_KAGGLE_URL=http://127.0.0.1:PORT`.
+(`testing.client_env` builds that environment); `kk` uses `KK_KAGGLE_URL=http://127.0.0.1:PORT`. The wire
+protocol it answers is the one the official client speaks (RPCs as `POST /api/v1/<pkg>.<Service>/<Method>`).
 
-Layout (moto style: state and behaviour apart from HTTP):
+Layout (moto style: state and behaviour apart from HTTP; each module imports only those listed above it):
 
-    core.py          EmulatorError, users, fault injection (`Faults`), `ServiceBackend` (state persisted as JSON)
-    models.py        `EmulatorBackend`: the root; builds one backend per entry of `SERVICE_BACKENDS`
-    blobs.py         `BlobStore`: resumable uploads and signed blob download URLs
-    competitions.py  `CompetitionsBackend`: the read-only store, submissions, scoring, daily limits
-    datasets.py      `DatasetsBackend`: create, version, files, archives; private = owner only
-    metrics.py       metric registry (`categorizationaccuracy`)
-    api/             RPC handlers, one module per Kaggle service (wire JSON <-> backend), `api.rpc_handlers()`
-    responses.py     the werkzeug WSGI app: routing, auth, errors, redirects, blob GET, upload PUT, control API
-    server.py        `EmulatorServer`: a threaded werkzeug HTTP server around the app
-    testing.py       `running_emulator`, `client_env`, `kaggle_cli`
+    core.py            EmulatorError, users, fault injection (`Faults`), `ServiceBackend` (state persisted as
+                       JSON) and `EmulatorRoot`, the Protocol a service sees of the emulator
+    metrics.py         metric registry (`categorizationaccuracy`)
+    scoring.py         `score_submission`: a file against the hidden solution, errors naming line and column
+    blobs.py           `BlobStore`: resumable uploads and signed blob download URLs
+    competitions.py    `CompetitionsBackend`: the read-only store, submissions, daily limits
+    datasets.py        `DatasetsBackend`: create, version, files, archives; private = owner only
+    kernel_records.py  `SaveKernelRequest`, `KernelSettings`, `Kernel`, `KernelVersion`
+    kernels.py         `KernelsBackend`: push, sessions in the local sandbox, logs, outputs, code submissions
+    services.py        `SERVICES`: the one list of services, each naming its backend class and its API module
+    models.py          `EmulatorBackend`: the root; builds one backend per entry of `SERVICES`
+    api/               RPC handlers, one module per service: wire JSON -> typed backend calls -> wire JSON
+    responses.py       the werkzeug WSGI app: routing, auth, errors, redirects, blob GET, upload PUT, control API
+    server.py          `EmulatorServer`: a threaded werkzeug HTTP server around the app
+    testing.py         `running_emulator`, `client_env`, `kaggle_cli`, `call_rpc`, `ManualClock`
 
-Adding a service (the place left for kernels: SaveKernel, GetKernelSessionStatus, ListKernelSessionOutput,
-GetKernel):
+Backends never see the wire: a handler reads the camelCase JSON body, turns it into typed arguments (plain
+values, or a request dataclass such as `SaveKernelRequest`), and turns the backend's records back into JSON.
+Statuses are `kaggle_kit.status.KernelStatus` / `SubmissionStatus`.
 
-1. `kernels.py`: `class KernelsBackend(ServiceBackend)` with `name = "kernels"`, its state in `to_state()` /
-   `load_state()` and files under `self.folder`; register it in `models.SERVICE_BACKENDS` (it becomes
-   `backend.kernels`; it can use `root.blobs.publish(path)` for output-file URLs, `root.competitions`,
-   `root.datasets`).
-2. `api/kernels.py`: `router = RpcRouter("kernels.KernelsApiService")` with `@router.rpc("SaveKernel")`
-   handlers; add `"kernels"` to `api.SERVICE_MODULES`. Non-RPC routes (`GET /api/v1/kernels/logs/stream/...`)
-   go into `EmulatorApp.url_map` in responses.py.
+Adding an endpoint to an existing service: a function in `api/<service>.py` decorated with
+`@router.rpc("MethodName")` (`auth="optional"` for anonymous calls) that parses the body, calls the backend and
+returns the response dict (or `Redirect(blob path)`); the behaviour itself goes into the service's backend.
+
+Adding a service:
+
+1. `<service>.py`: `class FooBackend(ServiceBackend)` with `name = "foo"`, its state in `to_state()` /
+   `load_state()` and files under `self.folder`; it reaches other services by class
+   (`self.root.service(BlobStore)`), never through `models.py`.
+2. `api/<service>.py`: `router = RpcRouter("foo.FooApiService")` and its `@router.rpc(...)` handlers.
+3. `services.py`: add `Service("<service>", FooBackend)` to `SERVICES` (after the services it uses); the root
+   then has `backend.foo` and the app serves the new RPCs. Non-RPC routes go into `EmulatorApp.url_map` in
+   responses.py.
 """
 
 from __future__ import annotations

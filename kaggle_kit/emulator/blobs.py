@@ -14,9 +14,14 @@ signed GCS URLs, so a blob GET needs no credentials but only URLs the emulator h
 last path segment is always the real file name (the client names its output after it).
 
 Example:
+    >>> from kaggle_kit.emulator.models import EmulatorBackend
+    >>> backend = EmulatorBackend(None)
     >>> up = backend.blobs.start_upload("local", "DATASET", "a.csv", 4)
     >>> backend.blobs.write(up.token, [b"a\\n1\\n"])
     (200, 4)
+    >>> backend.blobs.claim(up.token, "local", "DATASET").name
+    'a.csv'
+    >>> backend.close()
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from kaggle_kit.emulator.core import EmulatorError, ServiceBackend, bad_request, not_found
+from kaggle_kit.emulator.core import EmulatorError, EmulatorRoot, ServiceBackend, bad_request, not_found
 
 # Where published blobs may live: the read-only competition store and the emulator's own state folder.
 BLOB_ROOTS = ("store", "state")
@@ -52,9 +57,11 @@ class Upload:
 
 
 class BlobStore(ServiceBackend):
+    """Upload slots (`start_upload`, `write`, `claim`, `materialize`) and signed download URLs (`publish`)."""
+
     name = "blobs"
 
-    def __init__(self, root) -> None:
+    def __init__(self, root: EmulatorRoot) -> None:
         super().__init__(root)
         self.uploads: dict[str, Upload] = {}
         self.secret = secrets.token_hex(16)

@@ -1,4 +1,4 @@
-"""Competitions: the read-only store, submissions, scoring and daily limits (no HTTP here).
+"""Competitions: the read-only store, submissions and daily limits (no HTTP here; scoring is `scoring.py`).
 
 The store holds one folder per competition, as `kaggle_kit.sample_data.write_competition` and
 `make_competitions.py` write them:
@@ -9,25 +9,23 @@ The store holds one folder per competition, as `kaggle_kit.sample_data.write_com
                                       optional "deadline" (ISO), "max_daily_submissions" (default 5),
                                       "category", "reward", "description"}
 
-A submission is scored when it is created (the metric on the Public rows gives `publicScore`, on the Private rows
-`privateScore`); it reads as PENDING until `scoring_delay` seconds have passed, and its private score stays hidden
+A submission is scored when it is created (`scoring.score_submission`: the metric on the Public rows gives
+`publicScore`, on the Private rows `privateScore`); it reads as PENDING until `scoring_delay` seconds have passed, and its private score stays hidden
 until the competition's deadline, if it has one. A malformed file gets status ERROR and an `errorDescription`
 naming the line and column at fault. Every submission, ERROR ones included, counts toward the daily limit
 (UTC days), as on Kaggle.
 
-Example:
-    >>> comps = backend.competitions
-    >>> upload = comps.start_submission_upload("local", "digit-recognizer", "sub.csv", 1234)
-    >>> backend.blobs.write(upload.token, [open("sub.csv", "rb").read()])
-    >>> comps.create_submission("local", "digit-recognizer", upload.token, "first try").status
-    'COMPLETE'
+Example (`backend` an `EmulatorBackend` over a store holding digit-recognizer):
+
+    comps = backend.competitions
+    data = open("sub.csv", "rb").read()
+    upload = comps.start_submission_upload("local", "digit-recognizer", "sub.csv", len(data))
+    backend.blobs.write(upload.token, [data])
+    comps.create_submission("local", "digit-recognizer", upload.token, "first try").status  # COMPLETE
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 import json
 import os
 import threading
@@ -36,16 +34,14 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from kaggle_kit.emulator.blobs import Upload
-from kaggle_kit.emulator.core import EmulatorError, ServiceBackend, not_found, parse_datetime, utc_day
-from kaggle_kit.emulator.metrics import Metric, get_metric
+from kaggle_kit.emulator.blobs import BlobStore, Upload
+from kaggle_kit.emulator.core import EmulatorError, EmulatorRoot, ServiceBackend, not_found, parse_datetime, utc_day
+from kaggle_kit.emulator.metrics import get_metric
+from kaggle_kit.emulator.scoring import Solution, SubmissionInvalid, format_score, score_submission
 from kaggle_kit.io import atomic_path, atomic_write_json
+from kaggle_kit.status import SubmissionStatus
 
 DEFAULT_DAILY_SUBMISSIONS = 5
-
-
-class SubmissionInvalid(Exception):
-    """A submission file that cannot be scored; its message becomes the submission's `errorDescription`."""
 
 
 @dataclass(frozen=True)
@@ -115,21 +111,6 @@ class CompetitionInfo:
 
 
 @dataclass
-class Solution:
-    """The hidden answers: for each (normalised) id, its label and its board (Public/Private)."""
-
-    rows: dict[str, tuple[str, str]]
-
-    @classmethod
-    def read(cls, comp: CompetitionInfo) -> Solution:
-        with open(comp.solution_file, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            rows = {_norm_id(r[comp.id_column]): (r[comp.label_column].strip(), r.get("Usage", "Public").strip())
-                    for r in reader}
-        return cls(rows)
-
-
-@dataclass
 class Submission:
     """A submission as stored: the real status and scores (what a user sees is `CompetitionsBackend.view`)."""
 
@@ -140,7 +121,7 @@ class Submission:
     description: str
     date: float
     total_bytes: int
-    status: str  # COMPLETE or ERROR once scored
+    status: SubmissionStatus  # COMPLETE or ERROR once scored
     reveal_at: float  # reads as PENDING until then
     public_score: float | None = None
     private_score: float | None = None
@@ -153,108 +134,18 @@ class SubmissionView:
     """A submission as its owner sees it now: PENDING before `reveal_at`, private score hidden before the deadline."""
 
     submission: Submission
-    status: str
+    status: SubmissionStatus
     public_score: str | None
     private_score: str | None
     error_description: str | None
 
 
-def _norm_id(value: str) -> str:
-    text = value.strip()
-    try:
-        return str(int(text))
-    except ValueError:
-        try:
-            as_float = float(text)
-        except ValueError:
-            return text
-        return str(int(as_float)) if as_float.is_integer() else text
-
-
-def format_score(score: float | None) -> str | None:
-    """Kaggle shows scores with five decimals, as strings."""
-    return None if score is None else f"{score:.5f}"
-
-
-def _decode_submission(data: bytes, file_name: str) -> str:
-    if data[:2] == b"PK":
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as zf:
-                members = [m for m in zf.infolist() if not m.is_dir()]
-                if len(members) != 1:
-                    raise SubmissionInvalid(f"{file_name}: a zipped submission must hold exactly one CSV file, "
-                                            f"found {len(members)}")
-                data = zf.read(members[0])
-        except zipfile.BadZipFile:
-            raise SubmissionInvalid(f"{file_name}: looks like a zip archive but cannot be opened") from None
-    elif data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except OSError:
-            raise SubmissionInvalid(f"{file_name}: looks gzip-compressed but cannot be decompressed") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SubmissionInvalid(f"{file_name}: not UTF-8 CSV text (bad byte at offset {exc.start})") from None
-
-
-def score_submission(comp: CompetitionInfo, solution: Solution, metric: Metric, data: bytes,
-                     file_name: str) -> tuple[float | None, float | None]:
-    """`(public score, private score)` of a submission file, or `SubmissionInvalid` naming what is wrong."""
-    text = _decode_submission(data, file_name)
-    if not text.strip():
-        raise SubmissionInvalid(f"{file_name}: the file is empty")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in next(reader)]
-    expected = f"{comp.id_column},{comp.label_column}"
-    for col in (comp.id_column, comp.label_column):
-        if col not in header:
-            raise SubmissionInvalid(f"{file_name}: required column {col!r} not found in header "
-                                    f"{','.join(header)!r}; expected {expected!r}")
-    extra = [h for h in header if h not in (comp.id_column, comp.label_column)]
-    if extra:
-        raise SubmissionInvalid(f"{file_name}: unexpected column {extra[0]!r} in header {','.join(header)!r}; "
-                                f"expected exactly {expected!r}")
-    id_at, label_at = header.index(comp.id_column), header.index(comp.label_column)
-    predicted: dict[str, str] = {}
-    first_line: dict[str, int] = {}
-    for line_no, row in enumerate(reader, start=2):
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            raise SubmissionInvalid(f"{file_name} line {line_no}: expected {len(header)} values, found {len(row)}")
-        key = _norm_id(row[id_at])
-        if key not in solution.rows:
-            raise SubmissionInvalid(f"{file_name} line {line_no}: {comp.id_column} {row[id_at].strip()!r} "
-                                    "is not in the test set")
-        if key in predicted:
-            raise SubmissionInvalid(f"{file_name} line {line_no}: {comp.id_column} {row[id_at].strip()!r} appears "
-                                    f"twice (first on line {first_line[key]})")
-        label = row[label_at].strip()
-        if not label:
-            raise SubmissionInvalid(f"{file_name} line {line_no}: empty {comp.label_column} for "
-                                    f"{comp.id_column} {row[id_at].strip()!r}")
-        predicted[key] = label
-        first_line[key] = line_no
-    missing = [k for k in solution.rows if k not in predicted]
-    if missing:
-        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
-        raise SubmissionInvalid(f"{file_name}: {len(missing)} of {len(solution.rows)} {comp.id_column} values are "
-                                f"missing ({shown}); expected {len(solution.rows)} rows, found {len(predicted)}")
-    boards: dict[str, tuple[list[str], list[str]]] = {"public": ([], []), "private": ([], [])}
-    for key, (truth, usage) in solution.rows.items():
-        board = boards.get(usage.lower())
-        if board is not None:
-            board[0].append(truth)
-            board[1].append(predicted[key])
-    public, private = (metric.score(*boards[b]) if boards[b][0] else None for b in ("public", "private"))
-    return public, private
-
-
 class CompetitionsBackend(ServiceBackend):
+    """The store's competitions (read-only) and the users' submissions to them, with scores and daily limits."""
+
     name = "competitions"
 
-    def __init__(self, root) -> None:
+    def __init__(self, root: EmulatorRoot) -> None:
         super().__init__(root)
         self.competitions: dict[str, CompetitionInfo] = {}
         self.submissions: dict[int, Submission] = {}
@@ -273,7 +164,12 @@ class CompetitionsBackend(ServiceBackend):
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.next_ref = state.get("next_ref", self.next_ref)
-        self.submissions = {s["ref"]: Submission(**s) for s in state.get("submissions", [])}
+        self.submissions = {s["ref"]: Submission(**{**s, "status": SubmissionStatus(s["status"])})
+                            for s in state.get("submissions", [])}
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self.root.service(BlobStore)
 
     # -- competitions ------------------------------------------------------------------------------------------------
 
@@ -299,7 +195,8 @@ class CompetitionsBackend(ServiceBackend):
 
     def solution(self, slug: str) -> Solution:
         if slug not in self._solutions:
-            self._solutions[slug] = Solution.read(self.get(slug))
+            comp = self.get(slug)
+            self._solutions[slug] = Solution.read(comp.solution_file, comp.id_column, comp.label_column)
         return self._solutions[slug]
 
     def data_files(self, slug: str) -> list[tuple[str, Path]]:
@@ -349,7 +246,7 @@ class CompetitionsBackend(ServiceBackend):
     def start_submission_upload(self, user: str, slug: str, file_name: str, content_length: int,
                                 last_modified: int | None = None) -> Upload:
         self.get(slug)
-        return self.root.blobs.start_upload(user, f"submission:{slug}", file_name, content_length, last_modified)
+        return self.blobs.start_upload(user, f"submission:{slug}", file_name, content_length, last_modified)
 
     def limits(self, user: str, slug: str) -> dict[str, int]:
         comp = self.get(slug)
@@ -363,7 +260,7 @@ class CompetitionsBackend(ServiceBackend):
                           sandbox: bool = False) -> Submission:
         comp = self.get(slug)
         with self.root.lock:
-            upload = self.root.blobs.claim(token, user, f"submission:{slug}")
+            upload = self.blobs.claim(token, user, f"submission:{slug}")
             if self.limits(user, slug)["num_allowed_now"] <= 0:
                 now = self.now()
                 hours = (86400 - now % 86400) / 3600
@@ -374,15 +271,15 @@ class CompetitionsBackend(ServiceBackend):
             ref = self.next_ref
             self.next_ref += 1
             now = self.now()
-            path = self.root.blobs.materialize(upload, self.folder / "submissions" / str(ref) / upload.name)
+            path = self.blobs.materialize(upload, self.folder / "submissions" / str(ref) / upload.name)
             sub = Submission(ref=ref, competition=slug, owner=user, file_name=upload.name, description=description,
-                             date=now, total_bytes=path.stat().st_size, status="COMPLETE",
+                             date=now, total_bytes=path.stat().st_size, status=SubmissionStatus.COMPLETE,
                              reveal_at=now + self.root.scoring_delay, sandbox=sandbox)
             try:
                 sub.public_score, sub.private_score = score_submission(
-                    comp, self.solution(slug), get_metric(comp.metric), path.read_bytes(), upload.name)
+                    self.solution(slug), get_metric(comp.metric), path.read_bytes(), upload.name)
             except SubmissionInvalid as exc:
-                sub.status, sub.error_description = "ERROR", str(exc)
+                sub.status, sub.error_description = SubmissionStatus.ERROR, str(exc)
             self.submissions[ref] = sub
             self.save()
         return sub
@@ -411,7 +308,7 @@ class CompetitionsBackend(ServiceBackend):
         best: dict[str, tuple[Submission, float]] = {}
         for sub in self.submissions.values():
             score = sub.private_score if private else sub.public_score
-            if sub.competition != slug or sub.status != "COMPLETE" or sub.sandbox or now < sub.reveal_at or \
+            if sub.competition != slug or sub.status is not SubmissionStatus.COMPLETE or sub.sandbox or now < sub.reveal_at or \
                     score is None:
                 continue
             held = best.get(sub.owner)
@@ -423,7 +320,7 @@ class CompetitionsBackend(ServiceBackend):
     def view(self, sub: Submission) -> SubmissionView:
         now = self.now()
         if now < sub.reveal_at:
-            return SubmissionView(sub, "PENDING", None, None, None)
+            return SubmissionView(sub, SubmissionStatus.PENDING, None, None, None)
         deadline = self.get(sub.competition).deadline
         private_hidden = deadline is not None and now < deadline
         return SubmissionView(

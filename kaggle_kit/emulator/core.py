@@ -1,11 +1,13 @@
 """What every emulator service shares: the error type, users, fault injection, and JSON state persistence.
 
 Nothing here knows about HTTP. A service backend raises `EmulatorError(code, message)`; the HTTP layer turns
-it into Kaggle's error shape (`{"code": N, "message": ...}` with status N).
+it into Kaggle's error shape (`{"code": N, "message": ...}` with status N). A service sees the emulator through
+`EmulatorRoot` (folders, clock, lock, its sibling services), so this module depends on no service and no
+service depends on the root's module (`models.py`).
 
 Example:
     >>> faults = Faults()
-    >>> faults.add("ListDataFiles", status=503, times=1)
+    >>> _ = faults.add("ListDataFiles", status=503, times=1)
     >>> faults.take("competitions.CompetitionApiService/ListDataFiles").status
     503
 """
@@ -14,22 +16,21 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from kaggle_kit.io import atomic_write_json
-
-if TYPE_CHECKING:
-    from kaggle_kit.emulator.models import EmulatorBackend
 
 
 class EmulatorError(Exception):
     """A failed call as Kaggle reports it: an HTTP status and a human message.
 
     Example:
-        >>> raise EmulatorError(404, "Competition 'nope' not found")
+        >>> EmulatorError(404, "Competition 'nope' not found").code
+        404
     """
 
     def __init__(self, code: int, message: str, headers: dict[str, str] | None = None):
@@ -61,12 +62,22 @@ def parse_user(spec: str) -> tuple[str, str]:
 
 
 def utc_day(ts: float) -> str:
-    """The UTC calendar day of an epoch timestamp: Kaggle's daily submission limit resets at 00:00 UTC."""
+    """The UTC calendar day of an epoch timestamp: Kaggle's daily submission limit resets at 00:00 UTC.
+
+    Example:
+        >>> utc_day(86399.0), utc_day(86400.0)
+        ('1970-01-01', '1970-01-02')
+    """
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d")
 
 
 def parse_datetime(value: str | int | float | None) -> float | None:
-    """An ISO date/datetime (`2030-01-01`, `2030-01-01T00:00:00Z`) or epoch number -> epoch seconds (UTC)."""
+    """An ISO date/datetime (`2030-01-01`, `2030-01-01T00:00:00Z`) or epoch number -> epoch seconds (UTC).
+
+    Example:
+        >>> parse_datetime("1970-01-02"), parse_datetime("1970-01-01T00:01:00Z")
+        (86400.0, 60.0)
+    """
     if value is None or value == "":
         return None
     if isinstance(value, (int, float)):
@@ -148,20 +159,39 @@ class Faults:
 
 # -- service backends ------------------------------------------------------------------------------------------------
 
+S = TypeVar("S", bound="ServiceBackend")
+
+
+class EmulatorRoot(Protocol):
+    """What a service backend sees of the emulator (`models.EmulatorBackend` is the one implementation).
+
+    `store_dir` is the read-only competition store (None: no competitions), `state_dir` the mutable state folder,
+    `clock()` the time in epoch seconds, `lock` the one lock every mutation holds, `scoring_delay` how long a new
+    submission reads as PENDING. A service reaches another one by class: `root.service(BlobStore)`.
+    """
+
+    store_dir: Path | None
+    state_dir: Path
+    clock: Callable[[], float]
+    lock: threading.RLock
+    scoring_delay: float
+
+    def service(self, cls: type[S]) -> S: ...
+
 
 class ServiceBackend:
-    """Base of a service's state and behaviour (competitions, datasets, blobs, and later kernels).
+    """Base of a service's state and behaviour (blobs, competitions, datasets, kernels).
 
     A service keeps its mutable state as plain data, saved as `<state>/<name>.json` by `save()` (atomically) and
     given back to `load_state()` when the emulator restarts on the same `--state` folder. Files it owns live
-    under `self.folder` (`<state>/<name>/`). `root` is the `EmulatorBackend`: the clock, users, lock, the blob
-    store and the other services. Subclasses set `name`, build their empty state in `__init__` (after calling
+    under `self.folder` (`<state>/<name>/`). `root` is the `EmulatorRoot`: the clock, lock, folders and the other
+    services. Subclasses set `name`, build their empty state in `__init__` (after calling
     `super().__init__(root)`); the root then calls `restore()`.
     """
 
     name: ClassVar[str] = ""
 
-    def __init__(self, root: EmulatorBackend) -> None:
+    def __init__(self, root: EmulatorRoot) -> None:
         self.root = root
         self.folder.mkdir(parents=True, exist_ok=True)
 
@@ -189,3 +219,6 @@ class ServiceBackend:
     def save(self) -> None:
         """Persist the current state (call with the root lock held, after every mutation)."""
         atomic_write_json(self.state_file, self.to_state())
+
+    def close(self) -> None:
+        """Stop what the service runs in the background (the emulator is shutting down); most run nothing."""

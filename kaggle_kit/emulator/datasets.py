@@ -8,10 +8,10 @@ every file for a new version). Files come from finished uploads (`BlobStore`) an
 Validation problems raise `EmulatorError(400, ...)`; the RPC layer reports those from CreateDataset and
 CreateDatasetVersion the way Kaggle does, as `{"status": "Error", "error": ...}` in a 200 response.
 
-Example:
-    >>> ds = backend.datasets.create("local", "local", "my-weights", "My Weights", [NewFile(token)])
-    >>> ds.current.number, [f.name for f in ds.current.files]
-    (1, ['model.keras'])
+Example (`backend` an `EmulatorBackend`; `token` a finished upload of `model.keras`, see `blobs.py`):
+
+    ds = backend.datasets.create("local", "local", "my-weights", "My Weights", [NewFile(token)])
+    ds.current.number, [f.name for f in ds.current.files]  # (1, ['model.keras'])
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kaggle_kit.emulator.core import EmulatorError, ServiceBackend, bad_request, not_found
+from kaggle_kit.emulator.blobs import BlobStore
+from kaggle_kit.emulator.core import EmulatorError, EmulatorRoot, ServiceBackend, bad_request, not_found
 from kaggle_kit.io import atomic_path
 
 # StartBlobUpload omits `type` when it is the enum's zero value, so an unspecified type is a dataset blob too.
@@ -99,9 +100,11 @@ class Dataset:
 
 
 class DatasetsBackend(ServiceBackend):
+    """The users' datasets: versions of flat file sets built from finished uploads; private ones owner-only."""
+
     name = "datasets"
 
-    def __init__(self, root) -> None:
+    def __init__(self, root: EmulatorRoot) -> None:
         super().__init__(root)
         self.datasets: dict[str, Dataset] = {}
         self.next_id = 1000
@@ -113,6 +116,10 @@ class DatasetsBackend(ServiceBackend):
     def load_state(self, state: dict[str, Any]) -> None:
         self.next_id = state.get("next_id", self.next_id)
         self.datasets = {f"{d['owner']}/{d['slug']}": Dataset.from_dict(d) for d in state.get("datasets", [])}
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self.root.service(BlobStore)
 
     # -- lookups -----------------------------------------------------------------------------------------------------
 
@@ -229,7 +236,7 @@ class DatasetsBackend(ServiceBackend):
     def _new_version(self, user: str, ds: Dataset, number: int, notes: str, files: list[NewFile]) -> DatasetVersion:
         if not files:
             raise bad_request("A dataset version needs at least one file")
-        uploads = [(self.root.blobs.claim(f.token, user, DATASET_BLOB_KINDS), f) for f in files]
+        uploads = [(self.blobs.claim(f.token, user, DATASET_BLOB_KINDS), f) for f in files]
         names = [u.name for u, _ in uploads]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -238,6 +245,6 @@ class DatasetsBackend(ServiceBackend):
         folder = self._version_dir(ds, number) / "files"
         out = []
         for upload, new in uploads:
-            path = self.root.blobs.materialize(upload, folder / upload.name)
+            path = self.blobs.materialize(upload, folder / upload.name)
             out.append(DatasetFile(upload.name, path.stat().st_size, now, new.description or "", list(new.columns)))
         return DatasetVersion(number, now, notes or "", out)

@@ -1,6 +1,6 @@
 """Kernels: push (a new version each time), run in a local sandbox, status, log, outputs, pull (no HTTP here).
 
-A kernel is `owner/slug` with numbered versions. `save()` stores the pushed code and settings as a new version
+A kernel is `owner/slug` with numbered versions. `push()` stores the pushed code and settings as a new version
 and, unless it is a QUICK_SAVE, queues a session that runs the code exactly as `kk run-kernel` does
 (`kaggle_kit.kernels.sandbox.run_kernel`): competition, dataset and kernel sources mounted under the input root
 (Kaggle's nested layout by default), internet cut unless the version enables it, a session timeout, and the
@@ -11,12 +11,14 @@ Files live under `<state>/kernels/<owner>/<slug>/<version>/`: `code/<file>` (the
 `output/...` (the session's working folder), `log.json` (Kaggle's log format). Private kernels are visible to
 their owner only. A session still QUEUED or RUNNING when the emulator stops reads ERROR after a restart.
 
-Example:
-    >>> k, v, invalid = backend.kernels.push("local", {"slug": "local/my-kernel", "newTitle": "my-kernel",
-    ...                                                "text": "print(1)", "language": "python",
-    ...                                                "kernelType": "script"})
-    >>> backend.kernels.wait(k, v.number).status
-    'COMPLETE'
+A push arrives as a `SaveKernelRequest` (the API layer parses SaveKernel's wire JSON into it); a version keeps
+its `KernelSettings` (the records are in `kernel_records.py`).
+
+Example (`backend` an `EmulatorBackend`):
+
+    request = SaveKernelRequest(slug="local/my-kernel", text="print(1)", new_title="my-kernel")
+    k, v, invalid = backend.kernels.push("local", request)
+    backend.kernels.wait(k, v.number).status  # KernelStatus.COMPLETE
 """
 
 from __future__ import annotations
@@ -24,82 +26,33 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from kaggle_kit.emulator.core import EmulatorError, ServiceBackend, bad_request, not_found
+from kaggle_kit.emulator.competitions import CompetitionsBackend, Submission
+from kaggle_kit.emulator.core import EmulatorError, EmulatorRoot, ServiceBackend, bad_request, not_found
+from kaggle_kit.emulator.datasets import DatasetsBackend
+from kaggle_kit.emulator.kernel_records import (
+    Kernel,
+    KernelSettings,
+    KernelVersion,
+    SaveKernelRequest,
+    notebook_to_script,
+)
 from kaggle_kit.io import atomic_write_json, atomic_write_text
+from kaggle_kit.status import KernelStatus
 
-DONE = ("COMPLETE", "ERROR", "CANCEL_ACKNOWLEDGED")
 DEFAULT_TIMEOUT = 9 * 3600.0  # Kaggle's batch session limit (12 h CPU/GPU, 9 h TPU): the smaller one
 SLUG_MIN = 5
 
 
-@dataclass
-class KernelVersion:
-    number: int
-    created: float
-    title: str
-    code_file: str
-    settings: dict[str, Any]  # the SaveKernel fields that decide a run (sources, switches, shape, timeout)
-    execution: str = "RUN"  # "RUN" | "QUICK_SAVE"
-    status: str = "QUEUED"
-    failure_message: str | None = None
-    started: float | None = None
-    finished: float | None = None
-    outputs: list[str] = field(default_factory=list)
-    isolation: str | None = None
-
-
-@dataclass
-class Kernel:
-    id: int
-    owner: str
-    slug: str
-    title: str
-    is_private: bool
-    created: float
-    versions: list[KernelVersion] = field(default_factory=list)
-
-    @property
-    def ref(self) -> str:
-        return f"{self.owner}/{self.slug}"
-
-    @property
-    def url(self) -> str:
-        return f"https://www.kaggle.com/code/{self.ref}"
-
-    @property
-    def current(self) -> KernelVersion:
-        return self.versions[-1]
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Kernel:
-        return cls(**{**d, "versions": [KernelVersion(**v) for v in d["versions"]]})
-
-
-def notebook_to_script(text: str) -> str:
-    """A notebook's code cells as one script (shell `!` and `%` magic lines commented out)."""
-    try:
-        nb = json.loads(text)
-    except ValueError as exc:
-        raise bad_request(f"kernelType notebook: text is not notebook JSON ({exc})") from None
-    parts = []
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") != "code":
-            continue
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else str(source)
-        lines = [f"# {line}" if line.lstrip().startswith(("!", "%")) else line for line in source.splitlines()]
-        parts.append("\n".join(lines))
-    return "\n\n".join(parts) + "\n"
-
-
 class KernelsBackend(ServiceBackend):
+    """The users' kernels: versions pushed, their sessions run in a local sandbox, their logs and outputs."""
+
     name = "kernels"
 
-    def __init__(self, root) -> None:
+    def __init__(self, root: EmulatorRoot) -> None:
         super().__init__(root)
         self.kernels: dict[str, Kernel] = {}
         self.next_id = 5000
@@ -123,8 +76,17 @@ class KernelsBackend(ServiceBackend):
         self.kernels = {f"{k['owner']}/{k['slug']}": Kernel.from_dict(k) for k in state.get("kernels", [])}
         for k in self.kernels.values():
             for v in k.versions:
-                if v.status not in DONE:  # its session died with the previous emulator process
-                    v.status, v.failure_message = "ERROR", "The emulator stopped while this session was running"
+                if not v.status.finished:  # its session died with the previous emulator process
+                    v.status = KernelStatus.ERROR
+                    v.failure_message = "The emulator stopped while this session was running"
+
+    @property
+    def competitions(self) -> CompetitionsBackend:
+        return self.root.service(CompetitionsBackend)
+
+    @property
+    def datasets(self) -> DatasetsBackend:
+        return self.root.service(DatasetsBackend)
 
     def version_dir(self, kernel: Kernel, number: int) -> Path:
         return self.folder / kernel.owner / kernel.slug / str(number)
@@ -187,18 +149,18 @@ class KernelsBackend(ServiceBackend):
 
     # -- push --------------------------------------------------------------------------------------------------------
 
-    def _check_sources(self, user: str, body: dict) -> dict[str, list[str]]:
+    def _check_sources(self, user: str, settings: KernelSettings) -> dict[str, list[str]]:
         invalid: dict[str, list[str]] = {"competition": [], "dataset": [], "kernel": []}
-        for slug in body.get("competitionDataSources") or []:
-            if slug not in self.root.competitions.competitions:
+        for slug in settings.competition_data_sources:
+            if slug not in self.competitions.competitions:
                 invalid["competition"].append(slug)
-        for ref in body.get("datasetDataSources") or []:
+        for ref in settings.dataset_data_sources:
             owner, _, slug = str(ref).partition("/")
             try:
-                self.root.datasets.get(user, owner, slug)
+                self.datasets.get(user, owner, slug)
             except EmulatorError:
                 invalid["dataset"].append(ref)
-        for ref in body.get("kernelDataSources") or []:
+        for ref in settings.kernel_data_sources:
             owner, _, slug = str(ref).partition("/")
             try:
                 self.get(user, owner, slug)
@@ -206,62 +168,49 @@ class KernelsBackend(ServiceBackend):
                 invalid["kernel"].append(ref)
         return invalid
 
-    def push(self, user: str, body: dict) -> tuple[Kernel, KernelVersion, dict[str, list[str]]]:
-        """A new version from a SaveKernel body; queues its session unless `kernelExecutionType` is QUICK_SAVE.
+    def push(self, user: str, request: SaveKernelRequest) -> tuple[Kernel, KernelVersion, dict[str, list[str]]]:
+        """A new version of `request`'s kernel; queues its session unless `request.quick_save`.
 
         Returns `(kernel, version, invalid sources)`; invalid sources are left out of the run, as Kaggle does.
         """
-        ref = str(body.get("slug") or "")
-        if body.get("id") and not ref:
-            kernel = self.get_by_id(user, int(body["id"]))
+        if request.id and not request.slug:
+            kernel = self.get_by_id(user, request.id)
             owner, slug = kernel.owner, kernel.slug
         else:
-            owner, _, slug = ref.partition("/")
+            owner, _, slug = request.slug.partition("/")
             if not slug:
                 owner, slug = user, owner
         if owner != user:
             raise EmulatorError(403, f"You can only push kernels under your own account ({user!r}), not {owner!r}")
         if len(slug) < SLUG_MIN:
             raise bad_request(f"Kernel slug {slug!r} is too short (at least {SLUG_MIN} characters)")
-        language = body.get("language") or "python"
-        if language != "python":
-            raise bad_request(f"The emulator runs python kernels only, not {language!r}")
-        kernel_type = body.get("kernelType") or "script"
-        text = body.get("text") or ""
-        if not text.strip():
+        pushed = request.settings
+        if pushed.language != "python":
+            raise bad_request(f"The emulator runs python kernels only, not {pushed.language!r}")
+        if not request.text.strip():
             raise bad_request("The kernel has no code (text is empty)")
-        script = notebook_to_script(text) if kernel_type == "notebook" else text
-        invalid = self._check_sources(user, body)
-        settings = {
-            "language": language, "kernelType": kernel_type,
-            "isPrivate": bool(body.get("isPrivate", True)),
-            "enableGpu": bool(body.get("enableGpu")), "enableTpu": bool(body.get("enableTpu")),
-            "enableInternet": bool(body.get("enableInternet")),
-            "machineShape": body.get("machineShape") or None,
-            "competitionDataSources": [s for s in body.get("competitionDataSources") or []
-                                       if s not in invalid["competition"]],
-            "datasetDataSources": [s for s in body.get("datasetDataSources") or [] if s not in invalid["dataset"]],
-            "kernelDataSources": [s for s in body.get("kernelDataSources") or [] if s not in invalid["kernel"]],
-            "modelDataSources": list(body.get("modelDataSources") or []),
-            "categoryIds": list(body.get("categoryIds") or []),
-            "dockerImage": body.get("dockerImage") or None,
-            "sessionTimeoutSeconds": int(body["sessionTimeoutSeconds"]) if body.get("sessionTimeoutSeconds") else None,
-        }
-        execution = "QUICK_SAVE" if body.get("kernelExecutionType") == "QUICK_SAVE" else "RUN"
+        script = notebook_to_script(request.text) if pushed.kernel_type == "notebook" else request.text
+        invalid = self._check_sources(user, pushed)
+        settings = replace(
+            pushed,
+            competition_data_sources=[s for s in pushed.competition_data_sources if s not in invalid["competition"]],
+            dataset_data_sources=[s for s in pushed.dataset_data_sources if s not in invalid["dataset"]],
+            kernel_data_sources=[s for s in pushed.kernel_data_sources if s not in invalid["kernel"]])
+        execution = "QUICK_SAVE" if request.quick_save else "RUN"
         with self.root.lock:
             now = self.now()
             kernel = self.kernels.get(f"{owner}/{slug}")
-            title = str(body.get("newTitle") or (kernel.title if kernel else slug))
+            title = request.new_title or (kernel.title if kernel else slug)
             if kernel is None:
-                kernel = Kernel(self.next_id, owner, slug, title, settings["isPrivate"], now)
+                kernel = Kernel(self.next_id, owner, slug, title, settings.is_private, now)
                 self.next_id += 1
                 self.kernels[kernel.ref] = kernel
-            kernel.title, kernel.is_private = title, settings["isPrivate"]
+            kernel.title, kernel.is_private = title, settings.is_private
             number = kernel.versions[-1].number + 1 if kernel.versions else 1
             v = KernelVersion(number, now, title, f"{slug}.py", settings, execution)
             atomic_write_text(self.code_path(kernel, v), script)
             if execution == "QUICK_SAVE":
-                v.status = "COMPLETE"
+                v.status = KernelStatus.COMPLETE
                 v.finished = now
                 atomic_write_json(self.version_dir(kernel, number) / "log.json", [
                     {"stream_name": "stdout", "time": 0.0, "data": "[kk emulator] saved without running (QUICK_SAVE)\n"}])
@@ -286,18 +235,18 @@ class KernelsBackend(ServiceBackend):
         from kaggle_kit.kernels.sandbox import input_mounts
 
         s = v.settings
-        comps = {slug: self.root.competitions.get(slug).data_dir for slug in s["competitionDataSources"]}
+        comps = {slug: self.competitions.get(slug).data_dir for slug in s.competition_data_sources}
         datasets = {}
-        for ref in s["datasetDataSources"]:
+        for ref in s.dataset_data_sources:
             owner, _, slug = ref.partition("/")
-            ds = self.root.datasets.get(kernel.owner, owner, slug)
+            ds = self.datasets.get(kernel.owner, owner, slug)
             current = ds.current
-            datasets[ref] = self.root.datasets.file_path(ds, current, current.files[0].name).parent
+            datasets[ref] = self.datasets.file_path(ds, current, current.files[0].name).parent
         kernels = {}
-        for ref in s["kernelDataSources"]:
+        for ref in s.kernel_data_sources:
             owner, _, slug = ref.partition("/")
             src = self.get(kernel.owner, owner, slug)
-            done = [x for x in src.versions if x.status == "COMPLETE" and x.execution == "RUN"]
+            done = [x for x in src.versions if x.status is KernelStatus.COMPLETE and x.execution == "RUN"]
             if done:
                 folder = self.version_dir(src, done[-1].number) / "output"
                 folder.mkdir(parents=True, exist_ok=True)
@@ -316,34 +265,34 @@ class KernelsBackend(ServiceBackend):
         with self._slots:
             if self._closing or cancel.is_set():
                 with self.root.lock:
-                    v.status = "CANCEL_ACKNOWLEDGED" if not self._closing else "ERROR"
+                    v.status = KernelStatus.CANCEL_ACKNOWLEDGED if not self._closing else KernelStatus.ERROR
                     v.failure_message = "Cancelled before it started" if not self._closing else \
                         "The emulator stopped before this session started"
                     self._live.pop(key, None)
                     self.save()
                 return
             with self.root.lock:
-                v.status, v.started = "RUNNING", self.now()
+                v.status, v.started = KernelStatus.RUNNING, self.now()
                 self.save()
             s = v.settings
-            timeout = min(float(s["sessionTimeoutSeconds"] or self.session_timeout), self.session_timeout)
-            accelerator = "tpu" if s["enableTpu"] else "gpu" if s["enableGpu"] else "cpu"
+            timeout = min(float(s.session_timeout_seconds or self.session_timeout), self.session_timeout)
+            accelerator = "tpu" if s.enable_tpu else "gpu" if s.enable_gpu else "cpu"
             notes = [f"kaggle emulator session for {kernel.ref} version {v.number} (timeout {timeout:g} s)"]
-            if accelerator == "cpu" and s["machineShape"]:
-                notes.append(f"machine shape {s['machineShape']} requested without enable_gpu/enable_tpu: CPU session")
+            if accelerator == "cpu" and s.machine_shape:
+                notes.append(f"machine shape {s.machine_shape} requested without enable_gpu/enable_tpu: CPU session")
             try:
                 result = run_kernel(self.code_path(kernel, v), self.version_dir(kernel, v.number) / "output",
-                                    mounts=self._mounts(kernel, v), internet=s["enableInternet"], timeout=timeout,
-                                    accelerator=accelerator, machine_shape=s["machineShape"],
+                                    mounts=self._mounts(kernel, v), internet=s.enable_internet, timeout=timeout,
+                                    accelerator=accelerator, machine_shape=s.machine_shape,
                                     weak_isolation=self.weak_isolation, on_line=live.append, notes=notes,
                                     cancel=cancel)
-                status, failure, outputs, isolation = (result.status, result.failure_message, result.outputs,
-                                                       result.isolation)
+                status, failure, outputs, isolation = (KernelStatus(result.status), result.failure_message,
+                                                       result.outputs, result.isolation)
             except Exception as exc:  # noqa: BLE001 - whatever stops a session is the session's failure
                 live.append({"stream_name": "stderr", "time": 0.0, "data": f"[kk emulator] {exc}\n"})
-                status, failure, outputs, isolation = "ERROR", str(exc), [], None
-            if cancel.is_set() and status == "ERROR":
-                status = "ERROR" if self._closing else "CANCEL_ACKNOWLEDGED"
+                status, failure, outputs, isolation = KernelStatus.ERROR, str(exc), [], None
+            if cancel.is_set() and status is KernelStatus.ERROR:
+                status = KernelStatus.ERROR if self._closing else KernelStatus.CANCEL_ACKNOWLEDGED
                 failure = "The emulator stopped during this session" if self._closing else "Cancelled by its owner"
             atomic_write_json(self.version_dir(kernel, v.number) / "log.json", list(live))
             with self.root.lock:
@@ -359,16 +308,43 @@ class KernelsBackend(ServiceBackend):
             thread.join(timeout)
         return self.version(kernel, number)
 
+    def submit_output(self, user: str, competition: str, kernel: Kernel, label: str | int | None = None,
+                      file_name: str = "submission.csv", description: str = "") -> Submission:
+        """Submit output `file_name` of version `label` (default: newest) to `competition` (CreateCodeSubmission).
+
+        Only a version that ran to COMPLETE with `competition` among its sources can be submitted; the file is
+        then scored like an uploaded one.
+        """
+        comps = self.competitions
+        comps.get(competition)
+        v = self.version(kernel, label)
+        if v.status is not KernelStatus.COMPLETE or v.execution != "RUN":
+            raise bad_request(f"Kernel {kernel.ref} version {v.number} has status {v.status}"
+                              + (" (saved without running)" if v.execution != "RUN" else "")
+                              + ": only a successfully run version can be submitted")
+        if competition not in v.settings.competition_data_sources:
+            raise bad_request(f"Kernel {kernel.ref} version {v.number} does not use competition {competition!r} "
+                              "as a data source")
+        path = dict(self.output_files(kernel, v)).get(file_name)
+        if path is None:
+            raise not_found(f"Kernel {kernel.ref} version {v.number} has no output file {file_name!r} "
+                            f"(outputs: {', '.join(v.outputs) or 'none'})")
+        data = path.read_bytes()
+        upload = comps.blobs.start_upload(user, f"submission:{competition}", path.name, len(data))
+        comps.blobs.write(upload.token, [data])
+        return comps.create_submission(user, competition, upload.token,
+                                       description or f"{kernel.ref} version {v.number}")
+
     def cancel(self, user: str, kernel: Kernel, number: int | None = None) -> KernelVersion:
         """Stop a queued or running session (its kernel process group is killed)."""
         if kernel.owner != user:
             raise EmulatorError(403, f"You do not have permission to cancel {kernel.ref}")
         v = self.version(kernel, number)
         event = self._cancel.get((kernel.ref, v.number))
-        if v.status not in DONE and event is not None:
+        if not v.status.finished and event is not None:
             event.set()
             with self.root.lock:
-                v.status = "CANCEL_REQUESTED"
+                v.status = KernelStatus.CANCEL_REQUESTED
         return v
 
     def close(self, timeout: float = 15.0) -> None:

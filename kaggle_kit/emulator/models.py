@@ -1,17 +1,18 @@
 """The emulator's backend: all state and behaviour, no HTTP (moto's models/responses split).
 
-`EmulatorBackend` is the root. It owns the users, the clock, one lock, the fault queue, and one backend per
-service, built from `SERVICE_BACKENDS` (name -> class) and reachable as attributes (`backend.competitions`,
-`backend.datasets`, `backend.blobs`; a kernels service registered as "kernels" becomes `backend.kernels`).
+`EmulatorBackend` is the root (the `core.EmulatorRoot` the services see). It owns the users, the clock, one lock,
+the fault queue, and one backend per entry of `services.SERVICES`, reachable as attributes (`backend.blobs`,
+`backend.competitions`, `backend.datasets`, `backend.kernels`) or by class (`backend.service(BlobStore)`).
 Each service persists its own state as `<state>/<name>.json` plus files under `<state>/<name>/`, so an emulator
 restarted on the same `state` folder carries on where it stopped.
 
 Example:
-    >>> backend = EmulatorBackend("store/", users=("local:local",))
-    >>> [c.slug for c in backend.competitions.list()]
-    ['digit-recognizer']
-    >>> backend.authenticate("local", "local")
-    'local'
+    >>> backend = EmulatorBackend(None, users=("local:local",))  # no store: no competitions
+    >>> backend.authenticate("local", "local"), backend.competitions.list()
+    ('local', [])
+    >>> backend.service(BlobStore) is backend.blobs
+    True
+    >>> backend.close()
 """
 
 from __future__ import annotations
@@ -25,18 +26,10 @@ from pathlib import Path
 
 from kaggle_kit.emulator.blobs import BlobStore
 from kaggle_kit.emulator.competitions import CompetitionsBackend
-from kaggle_kit.emulator.core import EmulatorError, Faults, ServiceBackend, parse_user
+from kaggle_kit.emulator.core import EmulatorError, Faults, S, ServiceBackend, parse_user
 from kaggle_kit.emulator.datasets import DatasetsBackend
 from kaggle_kit.emulator.kernels import KernelsBackend
-
-# The services, in construction order (a later one may use an earlier one in its __init__).
-# A new service adds its backend here and its RPC handlers' module to `api.SERVICE_MODULES`.
-SERVICE_BACKENDS: dict[str, type[ServiceBackend]] = {
-    "blobs": BlobStore,
-    "competitions": CompetitionsBackend,
-    "datasets": DatasetsBackend,
-    "kernels": KernelsBackend,
-}
+from kaggle_kit.emulator.services import SERVICES
 
 
 class EmulatorBackend:
@@ -65,15 +58,31 @@ class EmulatorBackend:
         self.faults = Faults()
         self.services: dict[str, ServiceBackend] = {}
         try:
-            for name, cls in SERVICE_BACKENDS.items():
-                service = cls(self)
+            for entry in SERVICES:
+                if entry.backend is None:
+                    continue
+                service = entry.backend(self)
                 service.restore()
-                self.services[name] = service
-                setattr(self, name, service)
+                self.services[entry.name] = service
+                setattr(self, entry.name, service)
         except BaseException:
             if self.owns_state:  # e.g. a broken competition.json: leave no temporary folder behind
                 shutil.rmtree(self.state_dir, ignore_errors=True)
             raise
+
+    def service(self, cls: type[S]) -> S:
+        """The service backend of class `cls` (how one service reaches another)."""
+        for service in self.services.values():
+            if isinstance(service, cls):
+                return service
+        raise LookupError(f"no {cls.__name__} service in this emulator (see services.SERVICES)")
+
+    def close(self) -> None:
+        """Stop what the services run (kernel sessions) and remove the state folder if it is a temporary one."""
+        for service in self.services.values():
+            service.close()
+        if self.owns_state:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
 
     # -- users -------------------------------------------------------------------------------------------------------
 

@@ -17,9 +17,10 @@ host from such a target, and `AbsoluteFormMiddleware` does it for WSGI servers t
 
 Example:
     >>> from werkzeug.test import Client
-    >>> app = EmulatorApp(EmulatorBackend("store/"))
-    >>> Client(app).post("/api/v1/competitions.CompetitionApiService/ListCompetitions", json={}).status_code
+    >>> backend = EmulatorBackend(None)
+    >>> Client(EmulatorApp(backend)).post("/api/v1/competitions.CompetitionApiService/ListCompetitions").status_code
     401
+    >>> backend.close()
 """
 
 from __future__ import annotations

@@ -5,16 +5,15 @@ The port is bound when the server is constructed (`port=0` picks a free one), so
 (see `kaggle_kit.emulator.testing.client_env`), or `kk` with `KK_KAGGLE_URL=<url>`.
 
 Example:
-    >>> with EmulatorServer("store/") as server:          # started in a background thread
-    ...     server.add_fault("ListDataFiles", status=503)  # the next ListDataFiles call fails once
-    ...     print(server.url)
-    http://127.0.0.1:40123
+    >>> with EmulatorServer(None) as server:                   # no competitions; a background thread
+    ...     _ = server.add_fault("ListDataFiles", status=503)  # the next ListDataFiles call fails once
+    ...     server.url.startswith("http://127.0.0.1:")
+    True
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 import socket
 import threading
 from collections.abc import Callable, Iterable
@@ -101,6 +100,24 @@ class EmulatorServer:
             self._thread.start()
         return self
 
+    def warm_archives(self, on_error: Callable[[Exception], None] | None = None) -> threading.Thread:
+        """Build every competition's download zip in a background thread, so the first download need not wait.
+
+        A full-size competition takes seconds to zip. A failure goes to `on_error` (the download RPC reports it
+        again when a client asks); the server keeps serving either way.
+        """
+
+        def warm() -> None:
+            try:
+                self.backend.competitions.warm_archives()
+            except Exception as exc:  # noqa: BLE001 - reported, never fatal: downloads build their archive anyway
+                if on_error is not None:
+                    on_error(exc)
+
+        thread = threading.Thread(target=warm, name="warm-archives", daemon=True)
+        thread.start()
+        return thread
+
     def serve_forever(self) -> None:
         """Serve in this thread until `KeyboardInterrupt` (or `stop()` from another thread)."""
         try:
@@ -117,12 +134,7 @@ class EmulatorServer:
 
     def _close(self) -> None:
         self._server.server_close()
-        for service in self.backend.services.values():
-            close = getattr(service, "close", None)
-            if close is not None:  # e.g. kernels: running kernel processes must not outlive the server
-                close()
-        if self.backend.owns_state:
-            shutil.rmtree(self.backend.state_dir, ignore_errors=True)
+        self.backend.close()  # running kernel processes must not outlive the server
 
     def __enter__(self) -> EmulatorServer:
         return self.start()

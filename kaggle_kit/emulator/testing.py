@@ -7,9 +7,10 @@
     ManualClock(start=None)                                                       a clock tests move (`advance(days=1)`)
 
 Example (the official CLI against a local emulator, isolated in its own HOME and TMPDIR):
-    >>> with running_emulator(store) as server:
-    ...     env = client_env(server, tmp_path / "home")
-    ...     subprocess.run([kaggle_cli(), "competitions", "files", "digit-recognizer"], env=env, check=True)
+
+    with running_emulator(store) as server:
+        env = client_env(server, tmp_path / "home")
+        subprocess.run([kaggle_cli(), "competitions", "files", "digit-recognizer"], env=env, check=True)
 """
 
 from __future__ import annotations
@@ -91,9 +92,10 @@ class ManualClock:
     """A clock for `EmulatorServer(clock=...)` that only moves when told (daily limits, deadlines, PENDING).
 
     Example:
-        >>> clock = ManualClock()
-        >>> with running_emulator(store, clock=clock) as server:
+        >>> clock = ManualClock(start=0.0)
+        >>> with running_emulator(None, clock=clock) as server:
         ...     clock.advance(days=1)   # the daily submission limit resets
+        86400.0
     """
 
     def __init__(self, start: float | None = None) -> None:

@@ -13,8 +13,9 @@ import requests
 from emulator_helpers import make_runner
 from test_emulator_datasets import dataset_folder
 
-from kaggle_kit.emulator.competitions import CompetitionInfo, Solution, SubmissionInvalid, score_submission
+from kaggle_kit.emulator.competitions import CompetitionInfo
 from kaggle_kit.emulator.metrics import get_metric, register_metric
+from kaggle_kit.emulator.scoring import Solution, SubmissionInvalid, score_submission
 from kaggle_kit.emulator.testing import call_rpc, running_emulator
 
 COMP = "digit-recognizer"
@@ -154,7 +155,7 @@ def test_responses_never_contain_null(emulator):
 @pytest.fixture(scope="module")
 def comp(emu_store) -> tuple[CompetitionInfo, Solution]:
     info = CompetitionInfo.load(emu_store / COMP)
-    return info, Solution.read(info)
+    return info, Solution.read(info.solution_file, info.id_column, info.label_column)
 
 
 def _csv(rows: list[str], header: str = "ImageId,Label") -> bytes:
@@ -176,7 +177,7 @@ def test_malformed_submissions_are_explained(comp, make, message):
     info, solution = comp
     ids = list(solution.rows)
     with pytest.raises(SubmissionInvalid) as exc:
-        score_submission(info, solution, get_metric(info.metric), make(ids), "sub.csv")
+        score_submission(solution, get_metric(info.metric), make(ids), "sub.csv")
     assert message in str(exc.value)
 
 
@@ -189,7 +190,7 @@ def test_zipped_submission_and_metric_registry(comp):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("sub.csv", truth)
-    assert score_submission(info, solution, get_metric("Categorization Accuracy"), buf.getvalue(), "s.zip") == (1.0, 1.0)
+    assert score_submission(solution, get_metric("Categorization Accuracy"), buf.getvalue(), "s.zip") == (1.0, 1.0)
 
     register_metric("always_half")(lambda t, p: 0.5)
     assert get_metric("always-half").score(["a"], ["b"]) == 0.5

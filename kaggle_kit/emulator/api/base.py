@@ -1,8 +1,8 @@
 """The RPC layer's building blocks: how a handler is declared, what it receives, and wire-format helpers.
 
 An RPC handler is a plain function `handler(ctx: RpcContext, body: dict) -> dict | Redirect`, registered on a
-service's `RpcRouter` under its method name. It translates the client's camelCase JSON into backend calls and the
-backend's records into Kaggle's response JSON (enum values as names, datetimes as ISO strings ending in `Z`, no
+service's `RpcRouter` under its method name. It translates the client's camelCase JSON into typed backend calls
+(backends never see a wire dict) and the backend's records into Kaggle's response JSON (enum values as names, datetimes as ISO strings ending in `Z`, no
 `null` for lists or enums). It never touches HTTP: `responses.py` does authentication, fault injection, errors
 (`EmulatorError` -> `{"code", "message"}`), redirects and JSON encoding.
 
@@ -20,12 +20,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from kaggle_kit.emulator.core import EmulatorError
-
-if TYPE_CHECKING:
-    from kaggle_kit.emulator.models import EmulatorBackend
+from kaggle_kit.emulator.models import EmulatorBackend
 
 T = TypeVar("T")
 Auth = Literal["required", "optional", "none"]

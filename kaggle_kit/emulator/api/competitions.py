@@ -5,7 +5,9 @@ from __future__ import annotations
 import zlib
 
 from kaggle_kit.emulator.api.base import Redirect, RpcContext, RpcRouter, compact, get_str, iso, paginate
-from kaggle_kit.emulator.competitions import CompetitionInfo, SubmissionView, format_score
+from kaggle_kit.emulator.competitions import CompetitionInfo, SubmissionView
+from kaggle_kit.emulator.scoring import format_score
+from kaggle_kit.status import SubmissionStatus
 
 router = RpcRouter("competitions.CompetitionApiService")
 
@@ -121,7 +123,7 @@ def list_submissions(ctx: RpcContext, body: dict) -> dict:
     comps = ctx.backend.competitions
     views = [comps.view(s) for s in comps.list_submissions(ctx.require_user(), get_str(body, "competitionName"))]
     if body.get("group") == "SUBMISSION_GROUP_SUCCESSFUL":
-        views = [v for v in views if v.status == "COMPLETE"]
+        views = [v for v in views if v.status is SubmissionStatus.COMPLETE]
     key = _SORT_KEYS.get(body.get("sortBy") or "")
     if key is not None:
         views.sort(key=key, reverse=body.get("sortBy") != "SUBMISSION_SORT_BY_NAME")
