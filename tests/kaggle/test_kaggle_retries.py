@@ -31,10 +31,10 @@ def test_429_waits_as_long_as_retry_after_says_capped_by_max_backoff(kk_env, emu
 
 def test_5xx_backs_off_exponentially_then_names_the_status_and_attempts(kk_env, emulator):
     delays: list[float] = []
-    emulator.backend.faults.add("GetSubmissionLimits", status=503, times=3)
-    with pytest.raises(KKError, match=r"server error \(503\) after 3 attempts on competition 'digit-recognizer'"):
-        _client(delays, retries=2, backoff=0.5).submission_limits(SLUG)
-    assert delays == [0.5, 1.0]
+    emulator.backend.faults.add("GetSubmissionLimits", status=503, times=4)
+    with pytest.raises(KKError, match=r"server error \(503\) after 4 attempts on competition 'digit-recognizer'"):
+        _client(delays, retries=3, backoff=0.5).submission_limits(SLUG)
+    assert delays == [0.5, 1.0, 2.0]
     assert emulator.backend.faults.pending() == []
 
 
