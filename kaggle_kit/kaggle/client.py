@@ -56,6 +56,12 @@ class KaggleClient:
         retries: attempts after the first one for retriable failures.
         backoff: first delay in seconds; doubles each attempt, capped at `max_backoff` (also caps Retry-After).
         sleep: how to wait between attempts.
+
+    Example (against a running emulator):
+
+        client = KaggleClient(url="http://127.0.0.1:8765", backoff=0.05)
+        client.submission_limits("digit-recognizer").allowed_now      # 5
+        client.kernel_status("local/my-kernel").status.finished       # True once COMPLETE, ERROR or cancelled
     """
 
     def __init__(self, credentials: Credentials | None = None, url: str | None | object = ...,
