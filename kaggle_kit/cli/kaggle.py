@@ -6,22 +6,22 @@ imported inside the commands so that `kk --help` does not pay for the official c
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
 
-from kaggle_kit.cli.common import CompetitionArg, DataDirOpt, JsonOpt, announce, console, err_console
+from kaggle_kit.cli.common import CompetitionArg, DataDirOpt, JsonOpt, announce, console, emit_json, err_console
 from kaggle_kit.errors import KKError
 from kaggle_kit.project import resolve_competition
+from kaggle_kit.status import SubmissionStatus
 
 
 def register(app: typer.Typer) -> None:
-    app.command("download")(download)
-    app.command("submit")(submit)
-    app.command("submissions")(submissions)
+    app.command("download")(download_cmd)
+    app.command("submit")(submit_cmd)
+    app.command("submissions")(submissions_cmd)
 
 
 def _size(n: int) -> str:
@@ -32,7 +32,7 @@ def _size(n: int) -> str:
     return f"{n:.1f} GB"
 
 
-def download(
+def download_cmd(
     competition: CompetitionArg = None,
     path: Annotated[Optional[Path], typer.Option("--path", "-p", help="Parent folder; files go to PATH/<competition>/ "
                                                  "(default: kk.toml's datasets_dir, else datasets/).",
@@ -74,7 +74,7 @@ def download(
                   f"{spec.id_column},{spec.target_column} x {spec.submission_rows}", soft_wrap=True)
 
 
-def submit(
+def submit_cmd(
     competition: CompetitionArg = None,
     file: Annotated[Optional[Path], typer.Option("--file", "-f", help="Submission CSV (default: the newest valid one "
                                                  "in runs/<competition>/*/ or ./submission.csv).",
@@ -131,10 +131,10 @@ def submit(
             sub = wait_for_score(client, sub_ref, poll=poll, timeout=timeout)
     else:
         sub = client.submission(sub_ref)
-    status = sub.status if sub else "PENDING"
+    status = sub.status if sub else SubmissionStatus.PENDING
     public = sub.public_score if sub else None
     if as_json:
-        typer.echo(json.dumps({"ref": sub_ref, "status": status, "public_score": public}))
+        emit_json({"ref": sub_ref, "status": status, "public_score": public})
         return
     if wait:
         private = f"  private score: {sub.private_score}" if sub and sub.private_score else ""
@@ -144,17 +144,15 @@ def submit(
                       soft_wrap=True)
 
 
-def submissions(competition: CompetitionArg = None, as_json: JsonOpt = False) -> None:
+def submissions_cmd(competition: CompetitionArg = None, as_json: JsonOpt = False) -> None:
     """List your submissions to a competition: date, description, status, public and private score."""
-    from dataclasses import asdict
-
     from kaggle_kit.kaggle.client import KaggleClient
 
     ref = resolve_competition(competition)
     announce(ref, quiet=as_json)
     subs = KaggleClient().submissions(ref.slug)
     if as_json:
-        typer.echo(json.dumps([asdict(s) for s in subs]))
+        emit_json(subs)
         return
     if not subs:
         console.print(f"no submissions to {ref.slug} yet")
@@ -165,11 +163,11 @@ def submissions(competition: CompetitionArg = None, as_json: JsonOpt = False) ->
                     ("status", {"no_wrap": True}), ("public", {"justify": "right", "no_wrap": True}),
                     ("private", {"justify": "right", "no_wrap": True})):
         table.add_column(col, **kw)
-    colours = {"COMPLETE": "green", "ERROR": "red", "PENDING": "yellow"}
+    colours = {SubmissionStatus.COMPLETE: "green", SubmissionStatus.ERROR: "red", SubmissionStatus.PENDING: "yellow"}
     for s in subs:
         date = (s.date or "")[:16].replace("T", " ")
-        status = f"[{colours.get(s.status, 'white')}]{s.status}[/]"
-        if s.status == "ERROR" and s.error:
+        status = f"[{colours[s.status]}]{s.status}[/]"
+        if s.status is SubmissionStatus.ERROR and s.error:
             status += f"\n[dim]{s.error}[/]"
         table.add_row(str(s.ref), date, s.file_name or "", s.description or "", status, s.public_score or "",
                       s.private_score or "")

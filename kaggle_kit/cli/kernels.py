@@ -53,7 +53,7 @@ def _secret(client=None) -> str | None:
     """The Kaggle key (to make sure it never leaves in a kernel or dataset); None when there are no credentials."""
     if client is not None:
         return client.credentials.secret or None
-    from kaggle_kit.kaggle.client import find_credentials
+    from kaggle_kit.kaggle.credentials import find_credentials
 
     try:
         return find_credentials().secret or None
@@ -417,7 +417,7 @@ def kernel_output(
     as_json: JsonOpt = False,
 ) -> None:
     """Download a kernel's output files and log; a training kernel's run folder goes into runs/."""
-    from kaggle_kit.kaggle.client import split_ref
+    from kaggle_kit.kaggle.types import split_ref
     from kaggle_kit.kernels.push import fetch_outputs, install_run, kernel_run_dir
     from kaggle_kit.project import resolve_competition
     from kaggle_kit.training import runs

@@ -6,12 +6,11 @@ server's file list, and only then are the files moved into place. A marker, `.kk
 server's file list (names, sizes, creation dates) and the local sizes: a later run that finds the same list on
 the server and the same files on disk downloads nothing.
 
-Example:
-    >>> result = download_competition("digit-recognizer", "datasets/digit-recognizer")
-    >>> result.downloaded, sorted(result.files)
-    (True, ['sample_submission.csv', 'test.csv', 'train.csv'])
-    >>> download_competition("digit-recognizer", "datasets/digit-recognizer").downloaded
-    False
+Example (against Kaggle or a running emulator):
+
+    result = download_competition("digit-recognizer", "datasets/digit-recognizer")
+    result.downloaded, sorted(result.files)      # (True, ['sample_submission.csv', 'test.csv', 'train.csv'])
+    download_competition("digit-recognizer", "datasets/digit-recognizer").downloaded      # False
 """
 
 from __future__ import annotations
@@ -24,8 +23,9 @@ from pathlib import Path
 
 from kaggle_kit.errors import KKError
 from kaggle_kit.io import atomic_write_json
-from kaggle_kit.kaggle.client import KaggleClient, RemoteFile
+from kaggle_kit.kaggle.client import KaggleClient
 from kaggle_kit.kaggle.transfer import move_into_place, safe_extract, staging
+from kaggle_kit.kaggle.types import RemoteFile
 
 MARKER = ".kk-download.json"
 

@@ -4,11 +4,11 @@ A file is validated against the competition's format before anything is sent (an
 of the day's submissions), the day's remaining allowance is checked, then the file is uploaded and, on request,
 polled until Kaggle has scored it.
 
-Example:
-    >>> spec = detect_spec("datasets/digit-recognizer", load=True)
-    >>> ref = submit_file("digit-recognizer", "submission.csv", spec, "baseline")
-    >>> wait_for_score(KaggleClient(), ref, poll=5).public_score
-    '0.98714'
+Example (against Kaggle or a running emulator):
+
+    spec = detect_spec("datasets/digit-recognizer", load=True)
+    ref = submit_file("digit-recognizer", "submission.csv", spec, "baseline")
+    wait_for_score(KaggleClient(), ref, poll=5).public_score          # '0.98714'
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from pathlib import Path
 
 from kaggle_kit.competition import CompetitionSpec
 from kaggle_kit.errors import KKError, SubmissionError
-from kaggle_kit.kaggle.client import KaggleClient, Submission
+from kaggle_kit.kaggle.client import KaggleClient
+from kaggle_kit.kaggle.types import Submission
+from kaggle_kit.status import SubmissionStatus
 from kaggle_kit.submission import SubmissionCheck, validate_submission
 
 
@@ -125,10 +127,10 @@ def wait_for_score(client: KaggleClient, ref: int, poll: float = 5.0, timeout: f
         sub = client.submission(ref)
         if on_poll:
             on_poll(sub)
-        if sub is not None and sub.status == "ERROR":
+        if sub is not None and sub.status is SubmissionStatus.ERROR:
             raise KKError(f"submission {ref} failed to score: {sub.error or 'no reason given'}",
                           hint="Check the file with `kk validate-submission FILE`.")
-        if sub is not None and sub.status == "COMPLETE":
+        if sub is not None and sub.status is SubmissionStatus.COMPLETE:
             return sub
         if time.monotonic() + poll > deadline:
             status = sub.status if sub else "not visible yet"

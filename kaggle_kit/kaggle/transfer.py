@@ -6,10 +6,11 @@ is each file moved over its final name with one `os.replace`. A failure at any p
 was (the staging folder is removed; a target folder created for the download is removed again if empty).
 
 Example:
-    >>> with staging("datasets/digit-recognizer") as stage:
-    ...     client.download_competition_zip("digit-recognizer", stage / "all.zip")
-    ...     sizes = safe_extract(stage / "all.zip", stage / "files")
-    ...     move_into_place(stage / "files", "datasets/digit-recognizer", sizes)
+
+    with staging("datasets/digit-recognizer") as stage:
+        client.download_competition_zip("digit-recognizer", stage / "all.zip")
+        sizes = safe_extract(stage / "all.zip", stage / "files")
+        move_into_place(stage / "files", "datasets/digit-recognizer", sizes)
 """
 
 from __future__ import annotations

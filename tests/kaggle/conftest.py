@@ -37,6 +37,7 @@ def emulator(store) -> Iterator:
 
     with running_emulator(store, users=("local:local", "other:other", f"keyed:{REAL_LOOKING_KEY}")) as server:
         yield server
+        server.backend.kernels.close()  # kernels pushed by the tests run in the background
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import os
 import pytest
 
 from kaggle_kit.errors import KKError
-from kaggle_kit.kaggle.client import emulator_url, find_credentials, routing_env
+from kaggle_kit.kaggle.credentials import find_credentials
+from kaggle_kit.kaggle.routing import emulator_url, routing_env
 
 
 def _env(tmp_path, **extra) -> dict[str, str]:

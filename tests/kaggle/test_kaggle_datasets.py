@@ -8,7 +8,8 @@ import zipfile
 import pytest
 
 from kaggle_kit.errors import KKError
-from kaggle_kit.kaggle.client import KaggleClient, find_credentials
+from kaggle_kit.kaggle.client import KaggleClient
+from kaggle_kit.kaggle.credentials import find_credentials
 
 
 def _dataset_folder(root, slug, files: dict[str, bytes], owner="local"):

@@ -1,0 +1,71 @@
+"""What a failed call means to the user: HTTP statuses and lost connections turned into `KKError`s with a hint.
+
+401 is a bad key, 403 a refusal (for a competition: the rules are not accepted), 404 an unknown competition,
+dataset or kernel, 429 and 5xx what is left after the retries. Every message goes through the credentials'
+`redact`, so a server that echoes the key does not make kk print it.
+
+Example:
+    >>> from kaggle_kit.kaggle.credentials import Credentials
+    >>> error = http_error("404 Client Error", 404, Target("dataset", "me/nope"), where="Kaggle",
+    ...                    credentials=Credentials("me", "test"), attempts=6)
+    >>> error.message
+    "unknown dataset 'me/nope': not found on Kaggle"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kaggle_kit.errors import KKError
+from kaggle_kit.kaggle.credentials import Credentials
+from kaggle_kit.kaggle.routing import URL_ENV
+
+KAGGLE_WEB = "https://www.kaggle.com"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a call acts on, for error messages."""
+
+    kind: str  # "competition", "dataset", "kernel", "submission", "credentials"
+    name: str
+
+
+def connection_error(exc: BaseException, url: str | None, credentials: Credentials) -> KKError:
+    """No answer at all: an emulator that is not running, or no route to kaggle.com."""
+    if url:
+        return KKError(f"cannot reach the Kaggle emulator at {url} ({type(exc).__name__})",
+                       hint=f"Is `kk emulator serve` running there? Unset {URL_ENV} to use kaggle.com.")
+    return KKError(f"cannot reach Kaggle ({type(exc).__name__}): {credentials.redact(str(exc))[:300]}",
+                   hint="Check your internet connection (and any proxy settings), then try again.")
+
+
+def http_error(exc: BaseException | str, status: int, target: Target, *, where: str, credentials: Credentials,
+               attempts: int) -> KKError:
+    """The error for an HTTP `status` on `target` from `where` ("Kaggle" or the emulator), after `attempts` tries."""
+    message = credentials.redact(str(exc)).strip()
+    detail = f" ({message})" if message and not message.startswith(f"{status} ") else ""
+    if status == 401:
+        who = credentials.username or "your token"
+        return KKError(f"{where} rejected the credentials for {who} (401 Unauthorized)",
+                       hint=f"The key in {credentials.source} is wrong or expired: create a new token at "
+                            f"{KAGGLE_WEB}/settings and replace it there.")
+    if status == 403:
+        if target.kind == "competition":
+            return KKError(f"access to competition {target.name!r} was refused (403){detail}",
+                           hint=f"Accept the competition rules at {KAGGLE_WEB}/competitions/{target.name}/rules "
+                                "(signed in as the same user), then try again.")
+        return KKError(f"access to {target.kind} {target.name!r} was refused (403){detail}",
+                       hint=f"It may be private to another user; check that {target.kind} belongs to, or is "
+                            f"shared with, {credentials.username or 'you'}.")
+    if status == 404:
+        return KKError(f"unknown {target.kind} {target.name!r}: not found on {where}{detail}",
+                       hint=f"Check the spelling; {target.kind} slugs look like "
+                            + ("digit-recognizer." if target.kind == "competition" else "owner/slug."))
+    if status == 429:
+        return KKError(f"{where} is rate-limiting requests (429) after {attempts} attempts{detail}",
+                       hint="Wait a minute and try again.")
+    if status in (500, 502, 503, 504):
+        return KKError(f"{where} had a server error ({status}) after {attempts} attempts on "
+                       f"{target.kind} {target.name!r}{detail}", hint="This is on Kaggle's side; try again later.")
+    return KKError(f"{where} refused the request on {target.kind} {target.name!r} ({status}){detail}")

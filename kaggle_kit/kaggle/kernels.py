@@ -1,0 +1,113 @@
+"""The kernels service: push a folder as a new kernel version, its session status, its outputs, its code.
+
+A push goes through the official client (it reads kernel-metadata.json and the code file); kk then checks what
+the client reports as success although it is a failure (`error`, sources the server rejected).
+
+Example (against a running emulator, `KK_KAGGLE_URL` set):
+
+    kernels = KernelsClient(Transport(find_credentials(), emulator_url()))
+    pushed = kernels.push(Path("kernels/build/train"))
+    kernels.status(pushed.ref, pushed.version).status      # KernelStatus.RUNNING, later COMPLETE
+    kernels.output(pushed.ref, Path("out"), version=pushed.version)
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from kaggle_kit.errors import KKError
+from kaggle_kit.kaggle.errors import Target
+from kaggle_kit.kaggle.transport import Transport
+from kaggle_kit.kaggle.types import KernelPush, KernelSession, metadata_ref, split_ref
+
+METADATA = "kernel-metadata.json"
+
+
+def _api(kaggle):
+    return kaggle.kernels.kernels_api_client
+
+
+class KernelsClient:
+    """Calls of kagglesdk's `KernelsApiService` (and the official client's push and pull), over `transport`."""
+
+    def __init__(self, transport: Transport):
+        self.transport = transport
+
+    def push(self, folder: str | Path, timeout: int | None = None, accelerator: str | None = None) -> KernelPush:
+        """Push `folder` (kernel-metadata.json + code) as a new kernel version; a `KKError` on any push error."""
+        folder = Path(folder)
+        ref = metadata_ref(folder, METADATA)
+        api = self.transport.official()
+        r = self.transport.call(lambda: api.kernels_push(str(folder), str(timeout) if timeout else None, accelerator),
+                                Target("kernel", ref), idempotent=False)
+        if r.error:
+            raise KKError(f"kernel push {ref} failed: {self.transport.credentials.redact(r.error)}")
+        invalid = {
+            "dataset sources": r.invalid_dataset_sources, "competition sources": r.invalid_competition_sources,
+            "kernel sources": r.invalid_kernel_sources, "model sources": r.invalid_model_sources,
+        }
+        bad = "; ".join(f"{k}: {', '.join(v)}" for k, v in invalid.items() if v)
+        if bad:
+            raise KKError(f"kernel push {ref}: the server rejected {bad}",
+                          hint="Check that those datasets/kernels exist and are visible to the kernel's owner.")
+        url_ref = (r.ref or "").removeprefix("/code/").strip("/") or ref
+        return KernelPush(url_ref, r.url or None, r.version_number)
+
+    def status(self, ref: str, version: int | None = None) -> KernelSession:
+        """The session of kernel `owner/slug` (its latest version, or `version`)."""
+        from kagglesdk.kernels.types.kernels_api_service import ApiGetKernelSessionStatusRequest
+
+        owner, slug, v = split_ref(ref, "kernel")
+        version = version or v
+        req = ApiGetKernelSessionStatusRequest()
+        req.user_name, req.kernel_slug = owner, slug
+        if version:
+            req.version_label = f"v{version}"
+        r = self.transport.rpc(lambda k: _api(k).get_kernel_session_status, req, Target("kernel", f"{owner}/{slug}"))
+        return KernelSession.from_api(r)
+
+    def output(self, ref: str, path: str | Path, version: int | None = None, pattern: str | None = None) -> list[Path]:
+        """Download a kernel's output files (and its log as `<slug>.log`) into `path`; returns the files written.
+
+        Unlike the official client, a file name that would land outside `path` is refused, and each file is
+        written atomically.
+        """
+        from kagglesdk.kernels.types.kernels_api_service import ApiListKernelSessionOutputRequest
+
+        from kaggle_kit.io import atomic_write_text
+        from kaggle_kit.kaggle.transfer import safe_member_path
+
+        owner, slug, v = split_ref(ref, "kernel")
+        version = version or v
+        target = Target("kernel", f"{owner}/{slug}")
+        req = ApiListKernelSessionOutputRequest()
+        req.user_name, req.kernel_slug = owner, slug
+        if version:
+            req.version_label = f"v{version}"
+        folder = Path(path)
+        regex = re.compile(pattern) if pattern else None
+        written: list[Path] = []
+        log_parts: list[str] = []
+        for page in self.transport.paginate(lambda k: _api(k).list_kernel_session_output, req, target):
+            for item in page.files or []:
+                if regex and not regex.search(item.file_name):
+                    continue
+                dest = safe_member_path(folder, item.file_name)
+                written.append(self.transport.get_blob(item.url, dest, target))
+            if page.log:
+                log_parts.append(page.log)
+        if log_parts:
+            written.append(atomic_write_text(folder / f"{slug}.log", "".join(log_parts)))
+        return written
+
+    def pull(self, ref: str, path: str | Path, metadata: bool = True) -> Path:
+        """Download a kernel's code (and its kernel-metadata.json) into `path`; returns the folder."""
+        owner, slug, v = split_ref(ref, "kernel")
+        api = self.transport.official()
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        kernel = f"{owner}/{slug}" + (f"/{v}" if v else "")
+        self.transport.call(lambda: api.kernels_pull(kernel, str(folder), metadata=metadata, quiet=True),
+                            Target("kernel", f"{owner}/{slug}"))
+        return folder
