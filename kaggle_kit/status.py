@@ -19,6 +19,7 @@ class KernelStatus(str, Enum):
     """A kernel session's status (kagglesdk `KernelWorkerStatus`)."""
 
     QUEUED = "QUEUED"
+    NEW_SCRIPT = "NEW_SCRIPT"
     RUNNING = "RUNNING"
     COMPLETE = "COMPLETE"
     ERROR = "ERROR"

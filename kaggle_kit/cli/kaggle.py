@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from kaggle_kit.cli.common import CompetitionArg, DataDirOpt, JsonOpt, announce, console, emit_json, err_console
+from kaggle_kit.cli.progress import transfer_bar
 from kaggle_kit.errors import KKError
 from kaggle_kit.project import resolve_competition
 from kaggle_kit.status import SubmissionStatus
@@ -52,7 +53,8 @@ def download_cmd(
     err_console.print(f"[dim]competition:[/] [bold]{ref.slug}[/]{' (from kk.toml)' if ref.from_project else ''}"
                       f"  [dim]into:[/] {folder}", soft_wrap=True)
     client = KaggleClient()
-    result = download_competition(ref.slug, folder, force=force, client=client, console=err_console)
+    with transfer_bar(err_console, f"downloading {ref.slug}.zip") as progress:
+        result = download_competition(ref.slug, folder, force=force, client=client, progress=progress)
     n = len(result.files)
     if result.downloaded:
         rate = result.bytes_fetched / result.seconds / 1e6 if result.seconds else 0.0

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -90,33 +91,13 @@ def verify_against_server(extracted: dict[str, int], server_files: list[RemoteFi
             raise KKError(f"{archive}: {f.name} is {extracted[f.name]} bytes, the server lists {f.size}")
 
 
-def _rich_progress(console, description: str):
-    """(callback, context manager) drawing a rich download bar on `console`."""
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                   TimeRemainingColumn(), console=console, transient=False)
-    task = bar.add_task(description, total=None)
-
-    def update(done: int, total: int | None) -> None:
-        bar.update(task, completed=done, total=total)
-
-    return update, bar
-
-
 def download_competition(competition: str, folder: str | Path, force: bool = False,
-                         client: KaggleClient | None = None, console=None) -> DownloadResult:
+                         client: KaggleClient | None = None,
+                         progress: Callable[[int, int | None], None] | None = None) -> DownloadResult:
     """Download and install every data file of `competition` into `folder` (unless it is already current).
 
-    `console` (a rich Console) gets a progress bar. The folder receives the competition's files and the
-    marker; nothing else in it is touched.
+    `progress(done_bytes, total_bytes_or_None)` is called as the archive arrives. The folder receives the
+    competition's files and the marker; nothing else in it is touched.
     """
     folder = Path(folder)
     client = client or KaggleClient()
@@ -129,12 +110,7 @@ def download_competition(competition: str, folder: str | Path, force: bool = Fal
     archive = f"{competition}.zip"
     with staging(folder) as stage:
         zip_path = stage / archive
-        if console is not None:
-            update, bar = _rich_progress(console, f"downloading {archive}")
-            with bar:
-                blob = client.download_competition_zip(competition, zip_path, progress=update)
-        else:
-            blob = client.download_competition_zip(competition, zip_path)
+        blob = client.download_competition_zip(competition, zip_path, progress=progress)
         extracted = {k: v for k, v in safe_extract(zip_path, stage / "files").items() if not _reserved(k)}
         if not extracted:
             raise KKError(f"{archive}: the archive holds no files")

@@ -119,10 +119,7 @@ class KernelSession:
 
     @classmethod
     def from_api(cls, r: Any) -> KernelSession:
-        name = enum_name(r.status)
-        # NEW_SCRIPT (a version not yet queued) is not a session state kk tells apart from QUEUED.
-        status = KernelStatus.QUEUED if name == "NEW_SCRIPT" else KernelStatus(name)
-        return cls(status, r.failure_message or None)
+        return cls(KernelStatus(enum_name(r.status)), r.failure_message or None)
 
 
 def split_ref(ref: str, kind: str) -> tuple[str, str, int | None]:
