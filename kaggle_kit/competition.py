@@ -224,7 +224,7 @@ def detect_spec(data_dir: str | Path, slug: str | None = None, load: bool = True
             f"any case) or 'label'" + (f"; found {', '.join(map(repr, others[:4]))}" if others else "")
         )
     train_header = read_header(train_path, label_column=candidate)
-    label_column = train_header.label_column
+    label_column = train_header.label_column or candidate  # the file's own spelling of it
     test_path = data_dir / TEST_FILE
     test_header = read_header(test_path, id_column=id_column)
     test_has_ids = test_header.id_column is not None

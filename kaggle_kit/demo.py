@@ -59,7 +59,8 @@ def demo_steps(run_dir: str, epochs: int, folds: int, batch_size: int) -> list[D
     ]
 
 
-def _run(step: DemoStep, cwd: Path, env: dict, echo: Callable[[str], None]) -> dict | None:
+def _run(step: DemoStep, cwd: Path, env: dict, echo: Callable[[str], None]) -> dict:
+    """Run one step as its own `kk` process; its `--json` result, or {} for a step that prints none."""
     cmd = [kk_executable(), *step.args]
     echo(f"\n$ kk {' '.join(step.args)}")
     start = time.perf_counter()
@@ -70,7 +71,7 @@ def _run(step: DemoStep, cwd: Path, env: dict, echo: Callable[[str], None]) -> d
                              f"{proc.returncode}")
     echo(f"  ({step.name}: {elapsed:.1f} s)")
     if not step.json_output:
-        return None
+        return {}
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     try:
         result = json.loads(lines[-1])
