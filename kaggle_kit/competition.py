@@ -6,10 +6,15 @@ columns, and the image shape; `Competition` then loads (and validates) the array
 indices and back.
 
 Example:
-    >>> comp = Competition.open("datasets/digit-recognizer")
+    >>> import tempfile
+    >>> from kaggle_kit.sample_data import write_competition
+    >>> store = write_competition(tempfile.mkdtemp(), n_train=100, n_test=20)
+    >>> comp = Competition.open(store / "digit-recognizer" / "data")
     >>> comp.spec.id_column, comp.spec.target_column, comp.spec.image_shape
     ('ImageId', 'Label', (28, 28, 1))
     >>> x, y = comp.train_arrays()       # uint8 (N, 28, 28, 1), class indices 0..K-1
+    >>> x.shape, int(y.max())
+    ((100, 28, 28, 1), 9)
 """
 
 from __future__ import annotations

@@ -5,9 +5,17 @@ subclass. They share one loading path (`load_toml`), one override syntax (`--set
 value parsed as a TOML value) and one printed form (`to_toml`).
 
 Example:
-    >>> cfg = load_toml("recipe.toml", RecipeConfig)
-    >>> cfg = apply_overrides(cfg, ["optimizer.lr=3e-4", "epochs=2"])
-    >>> print(to_toml(cfg))
+    >>> class Optimizer(KKConfig):
+    ...     lr: float = 1e-3
+    >>> class Recipe(KKConfig):
+    ...     epochs: int = 8
+    ...     optimizer: Optimizer = Optimizer()
+    >>> cfg = apply_overrides(Recipe(), ["optimizer.lr=3e-4", "epochs=2"])
+    >>> print(to_toml(cfg), end="")
+    epochs = 2
+    <BLANKLINE>
+    [optimizer]
+    lr = 0.0003
 """
 
 from __future__ import annotations

@@ -12,7 +12,10 @@ class KKError(Exception):
     """A user-facing error: `message` says what is wrong, `hint` what to do about it.
 
     Example:
-        >>> raise KKError("datasets/x/train.csv: row 3, column 'pixel5': value 300 is outside 0..255")
+        >>> raise KKError("train.csv: row 3 (line 5), column 'pixel5': pixel 300 is outside 0..255")
+        Traceback (most recent call last):
+        ...
+        kaggle_kit.errors.KKError: train.csv: row 3 (line 5), column 'pixel5': pixel 300 is outside 0..255
     """
 
     exit_code = 1
@@ -36,3 +39,7 @@ class ConfigError(KKError):
 
 class SubmissionError(KKError):
     """A submission file does not match the competition's format."""
+
+
+class LockedError(KKError):
+    """Another kk process is working in the same folder (a run being trained, a download being installed)."""

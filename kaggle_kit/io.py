@@ -24,8 +24,12 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
     `suffix` defaults to the target's own suffix, since several writers choose the format by extension.
 
     Example:
-        >>> with atomic_path("out/model.keras") as tmp:
-        ...     model.save(tmp)
+        >>> import tempfile, numpy as np
+        >>> target = Path(tempfile.mkdtemp()) / "probs.npy"
+        >>> with atomic_path(target) as tmp:
+        ...     np.save(tmp, np.zeros(3))
+        >>> np.load(target).shape
+        (3,)
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -6,9 +6,12 @@ milliseconds. The cache key is the CSV's size, mtime and a hash of its first and
 replacing the file invalidates it.
 
 Example:
-    >>> table = read_pixel_csv("datasets/digit-recognizer/train.csv", label_column="label")
+    >>> import tempfile
+    >>> from kaggle_kit.sample_data import write_competition
+    >>> store = write_competition(tempfile.mkdtemp(), n_train=100, n_test=20)
+    >>> table = read_pixel_csv(store / "digit-recognizer" / "data" / "train.csv", label_column="label")
     >>> table.images.shape, table.images.dtype
-    ((42000, 28, 28, 1), dtype('uint8'))
+    ((100, 28, 28, 1), dtype('uint8'))
 """
 
 from __future__ import annotations

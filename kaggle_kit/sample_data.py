@@ -9,7 +9,9 @@ out exactly as Kaggle serves a competition and as the emulator's store expects:
     OUT/<slug>/competition.json    (title, metric, id/label columns, sizes)
 
 Example:
-    >>> store = write_competition("/tmp/store", layout="digit-recognizer", n_train=300, n_test=100)
+    >>> import tempfile
+    >>> from kaggle_kit.competition import Competition
+    >>> store = write_competition(tempfile.mkdtemp(), layout="digit-recognizer", n_train=300, n_test=100)
     >>> Competition.open(store / "digit-recognizer" / "data").spec.classes
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
 """
