@@ -18,7 +18,7 @@ from kaggle_kit.cli.common import CompetitionArg, DataDirOpt, JsonOpt, announce,
 from kaggle_kit.config import flag_overrides
 from kaggle_kit.errors import ConfigError, KKError
 from kaggle_kit.training.recipes import resolve_recipe
-from kaggle_kit.training.trainer import Reporter
+from kaggle_kit.training.reporting import Reporter
 
 RecipeOpt = Annotated[Optional[str], typer.Option("--recipe", "-r", help="Bundled recipe name (kk recipes lists "
                                                   "them); default: kk.toml's recipe, else 'default'.",
@@ -199,7 +199,8 @@ def train(
     """Train a recipe's K folds (or --fold I) into a run folder; re-running it resumes where it stopped."""
     from kaggle_kit.config import to_toml
     from kaggle_kit.training import runs
-    from kaggle_kit.training.trainer import load_run_recipe, train_run
+    from kaggle_kit.training.rundir import load_run_recipe
+    from kaggle_kit.training.trainer import train_run
 
     if extra_data is not None and extra_data not in ("ignore", "train", "holdout"):
         raise ConfigError(f"--extra-data {extra_data!r}: expected ignore, train or holdout")
@@ -251,7 +252,7 @@ def lr_find(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Sweep the learning rate exponentially on the recipe's model and print the suggested range."""
-    from kaggle_kit.training.trainer import lr_find_run
+    from kaggle_kit.training.lr_finder import lr_find_run
 
     cfg = resolve_recipe(recipe, config, flag_overrides(limit=limit) + list(overrides or []))
     comp = _open_competition(competition, data_dir)
