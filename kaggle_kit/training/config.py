@@ -14,7 +14,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from kaggle_kit.config import KKConfig
 
@@ -75,12 +75,19 @@ class LossConfig(KKConfig):
 class OptimizerConfig(KKConfig):
     name: Literal["adam", "rmsprop", "sgd", "nadam"] = "adam"
     # A number, or "finder": take the learning rate suggested by the last `kk lr-find` for this competition.
-    lr: Union[PositiveFloat, Literal["finder"]] = 1e-3
+    lr: Union[float, Literal["finder"]] = 1e-3
     momentum: OpenFraction = 0.9  # sgd only
     weight_decay: float = Field(0.0, ge=0.0)
     # added with the training engine
     nesterov: bool = False  # sgd only
     clipnorm: PositiveFloat | None = None  # clip each gradient's norm, None = off
+
+    @field_validator("lr")
+    @classmethod
+    def _positive_lr(cls, lr: float | str) -> float | str:
+        if lr != "finder" and not lr > 0:
+            raise ValueError(f'must be a number > 0 or "finder", got {lr}')
+        return lr
 
 
 class ScheduleConfig(KKConfig):

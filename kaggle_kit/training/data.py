@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kaggle_kit.registry import Registry
 from kaggle_kit.training.config import AugmentConfig, ExtraData, RecipeConfig
 from kaggle_kit.training.folds import FoldAssignment, assign_folds, stratified_sample
 
@@ -36,6 +37,9 @@ def _tf():
     return tf
 
 
+AUGMENTATIONS: Registry[Callable[..., Callable | None]] = Registry("augmentation back end", field="augment.backend")
+
+
 def batch_augment_fn(cfg: AugmentConfig | None, image_shape: tuple[int, int, int], seed: int | None = None
                      ) -> Callable | None:
     """A function `aug(images, batch_seed) -> images` (uint8 batches) for `cfg`'s back end; None = no augmentation.
@@ -44,23 +48,41 @@ def batch_augment_fn(cfg: AugmentConfig | None, image_shape: tuple[int, int, int
     not depend on how many batches are augmented in parallel. Albumentations back end: seeded once with `seed`
     (repeatable when the map runs sequentially, as `deterministic=True` makes it).
     """
-    if cfg is None or cfg.backend == "none":
+    if cfg is None:
         return None
+    return AUGMENTATIONS.get(cfg.backend)(cfg, image_shape, seed)
+
+
+@AUGMENTATIONS.register("none")
+def no_augmentation(cfg: AugmentConfig, image_shape: tuple[int, int, int], seed: int | None = None) -> None:
+    """No augmentation."""
+    return None
+
+
+@AUGMENTATIONS.register("graph")
+def graph_augmentation(cfg: AugmentConfig, image_shape: tuple[int, int, int], seed: int | None = None) -> Callable:
+    """One batched affine transform (rotation, shear, zoom, shift) inside the tf.data graph."""
+    from kaggle_kit.training.augment import make_graph_augment
+
     tf = _tf()
-    if cfg.backend == "graph":
-        from kaggle_kit.training.augment import make_graph_augment
+    graph = make_graph_augment(cfg, image_shape, seed=seed)
 
-        graph = make_graph_augment(cfg, image_shape, seed=seed)
+    def run_graph(x, batch_seed=None):
+        y = graph(x, seed=batch_seed)
+        if y.dtype != tf.uint8:  # keep 1 byte per pixel up to the model, whatever the transform returns
+            y = tf.saturate_cast(tf.round(y), tf.uint8) if y.dtype.is_floating else tf.cast(y, tf.uint8)
+        return y
 
-        def run_graph(x, batch_seed=None):
-            y = graph(x, seed=batch_seed)
-            if y.dtype != tf.uint8:  # keep 1 byte per pixel up to the model, whatever the transform returns
-                y = tf.saturate_cast(tf.round(y), tf.uint8) if y.dtype.is_floating else tf.cast(y, tf.uint8)
-            return y
+    return run_graph
 
-        return run_graph
+
+@AUGMENTATIONS.register("albumentations")
+def albumentations_augmentation(cfg: AugmentConfig, image_shape: tuple[int, int, int], seed: int | None = None
+                                ) -> Callable:
+    """A per-image albumentations pipeline (affine, grid distortion, brightness/contrast, gamma, crop)."""
     from kaggle_kit.training.augment import make_albumentations_augment
 
+    tf = _tf()
     numpy_fn = make_albumentations_augment(cfg, image_shape, seed=seed)
 
     def run_numpy(x, batch_seed=None):
