@@ -5,8 +5,9 @@ Recipes are TOML files (`kaggle_kit/recipes/<name>.toml`, or any file passed wit
 the resolved config is saved in the run folder.
 
 Example:
-    >>> cfg = load_recipe("seed003")
-    >>> cfg = apply_overrides(cfg, ["epochs=2", "augment.rotation=15"])
+
+    cfg = load_recipe("seed003")
+    cfg = apply_overrides(cfg, ["epochs=2", "augment.rotation=15"])
 """
 
 from __future__ import annotations

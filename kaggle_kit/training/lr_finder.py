@@ -131,9 +131,10 @@ class LRFinder(keras.callbacks.Callback):
     batch's own loss from consecutive means (exact for equal batch sizes: use a repeated dataset).
 
     Example:
-        >>> finder = LRFinder(min_lr=1e-6, max_lr=1.0, steps=100)
-        >>> model.fit(ds.repeat(), epochs=1, steps_per_epoch=100, callbacks=[finder], verbose=0)
-        >>> finder.result().suggested
+
+        finder = LRFinder(min_lr=1e-6, max_lr=1.0, steps=100)
+        model.fit(ds.repeat(), epochs=1, steps_per_epoch=100, callbacks=[finder], verbose=0)
+        finder.result().suggested
     """
 
     def __init__(self, min_lr: float = 1e-7, max_lr: float = 1.0, steps: int = 100, beta: float | None = None,
