@@ -4,9 +4,11 @@ Kept free of heavy imports (TensorFlow loads only when a submodule that needs it
 `import kaggle_kit.training` and the recipe config stay fast for the CLI.
 
 Modules: building blocks `config` (recipe schema), `models` (registry), `layers`, `losses`, `optimizers`,
-`schedules`, `augment`, `strategy`, `lr_finder`; the engine `recipes`, `folds`, `data` (input pipeline),
-`trainer` (K-fold runs, resume), `runs` (run folders, manifest), `metrics`, `plots`, `predict` (ensemble + TTA),
-`baselines` (scikit-learn).
+`schedules`, `augment`, `strategy`, `lr_finder` (+ `lr_find_run`); the engine `recipes`, `folds`, `data` (rows,
+folds and input pipeline), `trainer` (the K-fold run), `rundir` (a run's identity, resume checks),
+`fold_trainers` (registry) with `fold_keras` (Keras folds, resumable) and `baselines` (scikit-learn folds),
+`callbacks` (per-epoch checkpoint), `results` (fold/run results and outputs), `reporting` (progress), `runs`
+(run folders, manifest), `metrics`, `plots`, `predict` (ensemble + TTA).
 Everything a recipe names is looked up in a `kaggle_kit.registry.Registry`; `components()` lists them all.
 
 Custom Keras objects are registered under the package `kaggle_kit`; call `register_custom_objects()` (or import
