@@ -73,12 +73,11 @@ def probe_epoch_seconds(comp, recipe) -> dict:
     """
     import keras
 
-    from kaggle_kit.training.data import eval_dataset, train_dataset
+    from kaggle_kit.training.data import eval_dataset, prepare_data, train_dataset
     from kaggle_kit.training.losses import build_loss
     from kaggle_kit.training.models import build_model
     from kaggle_kit.training.optimizers import build_optimizer
     from kaggle_kit.training.recipes import resolve_lr
-    from kaggle_kit.training.trainer import prepare_data
 
     recipe, _ = resolve_lr(recipe, comp.spec.slug)
     data = prepare_data(comp, recipe)
@@ -165,8 +164,8 @@ def stretch_overrides(recipe, epochs: int) -> list[str]:
 
 def best_checkpoint_minutes(run_dir: Path, fold: int) -> float | None:
     """Minutes of training after which fold `fold` saved the checkpoint it kept (its best epoch), from its history."""
+    from kaggle_kit.training.results import read_history
     from kaggle_kit.training.runs import fold_dir, read_json
-    from kaggle_kit.training.trainer import read_history
 
     fdir = fold_dir(run_dir, fold)
     best = (read_json(fdir / "metrics.json") or {}).get("best_epoch")
@@ -182,7 +181,8 @@ def run_job(comp, solution: Path, recipe_name: str, budget: float, folds: list[i
     from kaggle_kit.config import apply_overrides
     from kaggle_kit.training.predict import predict_run
     from kaggle_kit.training.recipes import load_recipe
-    from kaggle_kit.training.trainer import PlainReporter, train_run
+    from kaggle_kit.training.reporting import PlainReporter
+    from kaggle_kit.training.trainer import train_run
 
     name = name or job_name(recipe_name, budget, fill)
     t0 = time.perf_counter()

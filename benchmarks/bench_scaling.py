@@ -43,7 +43,8 @@ def child(rows: int, recipe_name: str) -> dict:
     import keras  # noqa: F401  (imports counted in the baseline RSS)
 
     from kaggle_kit.training.recipes import load_recipe
-    from kaggle_kit.training.trainer import Reporter, train_run
+    from kaggle_kit.training.reporting import Reporter
+    from kaggle_kit.training.trainer import train_run
 
     class Clock(Reporter):
         """Wall and CPU time at the end of step `WARM` and of the epoch's last training step."""

@@ -231,7 +231,7 @@ def _train_plans(competition, recipe, config, run, folds, fold, parallel, epochs
                                    "limit": limit, "seed": seed, "mixed_precision": mixed_precision})
     if run is not None:
         from kaggle_kit.config import apply_overrides
-        from kaggle_kit.training.trainer import load_run_recipe
+        from kaggle_kit.training.rundir import load_run_recipe
 
         runs.require_run_dir(run)
         if recipe or config:

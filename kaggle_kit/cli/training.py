@@ -6,7 +6,6 @@ itself only talks to a `Reporter`).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -14,11 +13,22 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from kaggle_kit.cli.common import CompetitionArg, DataDirOpt, JsonOpt, announce, console, err_console
+from kaggle_kit.cli.common import (
+    CompetitionArg,
+    DataDirOpt,
+    JsonOpt,
+    QuietOpt,
+    announce,
+    console,
+    emit_json,
+    err_console,
+)
 from kaggle_kit.config import flag_overrides
-from kaggle_kit.errors import ConfigError, KKError
+from kaggle_kit.errors import KKError
+from kaggle_kit.training.config import ExtraData
 from kaggle_kit.training.recipes import resolve_recipe
-from kaggle_kit.training.trainer import Reporter
+from kaggle_kit.training.reporting import Reporter
+from kaggle_kit.training.results import FoldStatus
 
 RecipeOpt = Annotated[Optional[str], typer.Option("--recipe", "-r", help="Bundled recipe name (kk recipes lists "
                                                   "them); default: kk.toml's recipe, else 'default'.",
@@ -33,12 +43,12 @@ LimitOpt = Annotated[Optional[int], typer.Option("--limit", help="Use a stratifi
 
 
 def register(app: typer.Typer) -> None:
-    app.command("train")(train)
-    app.command("lr-find")(lr_find)
-    app.command("predict")(predict)
+    app.command("train")(train_cmd)
+    app.command("lr-find")(lr_find_cmd)
+    app.command("predict")(predict_cmd)
     app.command("runs")(runs_cmd)
     app.command("recipes")(recipes_cmd)
-    app.command("augment-preview")(augment_preview)
+    app.command("augment-preview")(augment_preview_cmd)
 
 
 # --- shared helpers ----------------------------------------------------------------------------------------------
@@ -123,7 +133,7 @@ class RichReporter(Reporter):
                 self.progress.update(self.fold_task, stats=f"val_acc {result.val_accuracy:.4f} "
                                      f"(best epoch {result.best_epoch})")
                 self.fold_task = None
-            if result.status == "skipped":
+            if result.status is FoldStatus.SKIPPED:
                 self.message(f"fold {fold}: already done (val accuracy {result.val_accuracy:.4f}), skipped")
 
     def on_run_end(self, result) -> None:
@@ -155,7 +165,7 @@ def fold_table(result) -> Table:
                 "img/s", "time"):
         t.add_column(col, justify="left" if col == "status" else "right", no_wrap=True)
     for r in result.folds:
-        t.add_row(str(r.fold), r.status, str(r.epochs_run), str(r.best_epoch), f"{r.val_accuracy:.4f}",
+        t.add_row(str(r.fold), r.status.value, str(r.epochs_run), str(r.best_epoch), f"{r.val_accuracy:.4f}",
                   _fmt(r.val_loss), *([_fmt(r.holdout_accuracy)] if holdout else []), _rate(r.images_per_sec),
                   f"{r.seconds:.0f}s")
     if m.get("cv_accuracy") is not None:
@@ -166,7 +176,7 @@ def fold_table(result) -> Table:
     return t
 
 
-def train(
+def train_cmd(
     competition: CompetitionArg = None,
     recipe: RecipeOpt = None,
     config: ConfigOpt = None,
@@ -186,10 +196,10 @@ def train(
                                                     "runs/<competition>/<timestamp>-<recipe>/); an existing one "
                                                     "resumes.", show_default=False)] = None,
     overrides: SetOpt = None,
-    extra_data: Annotated[Optional[str], typer.Option("--extra-data", help="Extra labelled files (e.g. "
-                                                      "Dig-MNIST.csv): ignore | train | holdout.",
-                                                      show_default=False)] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
+    extra_data: Annotated[Optional[ExtraData], typer.Option("--extra-data", help="Extra labelled files (e.g. "
+                                                            "Dig-MNIST.csv): ignore | train | holdout.",
+                                                            show_default=False)] = None,
+    quiet: QuietOpt = False,
     deterministic: Annotated[bool, typer.Option("--deterministic", help="TensorFlow op determinism "
                                                 "(repeatable to the bit, slower).")] = False,
     mixed_precision: Annotated[bool, typer.Option("--mixed-precision", help="float16 compute on GPU.")] = False,
@@ -199,10 +209,9 @@ def train(
     """Train a recipe's K folds (or --fold I) into a run folder; re-running it resumes where it stopped."""
     from kaggle_kit.config import to_toml
     from kaggle_kit.training import runs
-    from kaggle_kit.training.trainer import load_run_recipe, train_run
+    from kaggle_kit.training.rundir import load_run_recipe
+    from kaggle_kit.training.trainer import train_run
 
-    if extra_data is not None and extra_data not in ("ignore", "train", "holdout"):
-        raise ConfigError(f"--extra-data {extra_data!r}: expected ignore, train or holdout")
     base = load_run_recipe(run_dir) if run_dir and (run_dir / runs.CONFIG_FILE).is_file() else None
     flag_sets = flag_overrides(**{"folds": folds, "epochs": epochs, "batch_size": batch_size, "optimizer.lr": lr,
                                    "limit": limit, "seed": seed, "extra_data": extra_data,
@@ -236,7 +245,7 @@ def train(
 
 # --- kk lr-find -----------------------------------------------------------------------------------------------
 
-def lr_find(
+def lr_find_cmd(
     competition: CompetitionArg = None,
     recipe: RecipeOpt = None,
     config: ConfigOpt = None,
@@ -251,7 +260,7 @@ def lr_find(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Sweep the learning rate exponentially on the recipe's model and print the suggested range."""
-    from kaggle_kit.training.trainer import lr_find_run
+    from kaggle_kit.training.lr_finder import lr_find_run
 
     cfg = resolve_recipe(recipe, config, flag_overrides(limit=limit) + list(overrides or []))
     comp = _open_competition(competition, data_dir)
@@ -264,7 +273,7 @@ def lr_find(
 
 # --- kk predict -----------------------------------------------------------------------------------------------
 
-def predict(
+def predict_cmd(
     run_dir: Annotated[Path, typer.Argument(help="The run folder (runs/<competition>/<run-id>).")],
     tta: Annotated[Optional[int], typer.Option("--tta", help="Augmented test-time passes added to the original "
                                                "(default: the recipe's tta).", show_default=False)] = None,
@@ -308,7 +317,7 @@ def runs_cmd(competition: CompetitionArg = None, as_json: JsonOpt = False) -> No
         competition = project.competition
     found = list_runs(competition)
     if as_json:
-        typer.echo(json.dumps([s.to_dict() for s in found]))
+        emit_json([s.to_dict() for s in found])
         return
     if not found:
         console.print(f"no runs{' for ' + competition if competition else ''} yet (kk train ...)")
@@ -333,12 +342,22 @@ def runs_cmd(competition: CompetitionArg = None, as_json: JsonOpt = False) -> No
 def recipes_cmd(
     name: Annotated[Optional[str], typer.Argument(help="Print this recipe's TOML (to copy and edit).",
                                                   show_default=False)] = None,
+    components: Annotated[bool, typer.Option("--components", help="List the components a recipe can name "
+                                             "(models, losses, optimizers, schedules, augmentation, fold "
+                                             "trainers) instead.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """List the bundled recipes, or print one to start your own (--config FILE)."""
     from kaggle_kit.training.recipes import available_recipes, recipe_summary, recipe_text
 
+    if components:
+        _components_table(as_json)
+        return
     if name:
         typer.echo(recipe_text(name), nl=False)
+        return
+    if as_json:
+        emit_json([{"name": n, "description": recipe_summary(n)} for n in available_recipes()])
         return
     t = Table(title="recipes (kk recipes NAME prints one)", title_justify="left")
     t.add_column("name", style="bold")
@@ -348,9 +367,24 @@ def recipes_cmd(
     console.print(t)
 
 
+def _components_table(as_json: bool) -> None:
+    from kaggle_kit.training import components
+
+    rows = components()
+    if as_json:
+        emit_json(rows)
+        return
+    t = Table(title="components (what a recipe can name)", title_justify="left")
+    for col in ("kind", "name", "description"):
+        t.add_column(col, style="bold" if col == "name" else None, no_wrap=col != "description")
+    for r in rows:
+        t.add_row(r.kind, r.name, r.description)
+    console.print(t)
+
+
 # --- kk augment-preview -----------------------------------------------------------------------------------------
 
-def augment_preview(
+def augment_preview_cmd(
     competition: CompetitionArg = None,
     recipe: RecipeOpt = None,
     config: ConfigOpt = None,

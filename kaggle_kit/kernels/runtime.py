@@ -206,7 +206,8 @@ def run_train(settings: dict, recipe_toml: str, spec_json: str | None) -> dict:
     from kaggle_kit.competition import Competition
     from kaggle_kit.config import from_dict
     from kaggle_kit.training.config import RecipeConfig
-    from kaggle_kit.training.trainer import PlainReporter, train_run
+    from kaggle_kit.training.reporting import PlainReporter
+    from kaggle_kit.training.trainer import train_run
 
     class KernelReporter(PlainReporter):
         """Prints the banner when the trainer has picked its strategy (it is the one to initialise devices)."""

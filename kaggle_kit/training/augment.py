@@ -18,11 +18,12 @@ and a random crop of `random_crop` of the side resized back (each of these three
 Images are `uint8 (B, H, W, C)` in and out for both back ends.
 
 Example:
-    >>> from kaggle_kit.training.config import AugmentConfig
-    >>> cfg = AugmentConfig(rotation=10, zoom=0.1, shift=0.1)
-    >>> aug = make_graph_augment(cfg, (28, 28, 1), seed=0)
-    >>> ds = ds.batch(128).map(lambda x, y: (aug(x), y), num_parallel_calls=tf.data.AUTOTUNE)
-    >>> out = augment_batch(images, cfg, seed=1)          # numpy in, numpy out (previews, TTA)
+
+    from kaggle_kit.training.config import AugmentConfig
+    cfg = AugmentConfig(rotation=10, zoom=0.1, shift=0.1)
+    aug = make_graph_augment(cfg, (28, 28, 1), seed=0)
+    ds = ds.batch(128).map(lambda x, y: (aug(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    out = augment_batch(images, cfg, seed=1)          # numpy in, numpy out (previews, TTA)
 """
 
 from __future__ import annotations
@@ -174,8 +175,9 @@ class RandomAffine(keras.layers.Layer):
     Put it first in a model (on the `uint8` input) to run augmentation on the accelerator:
 
     Example:
-        >>> aug = RandomAffine.from_config_fields(AugmentConfig(rotation=10, shift=0.1))
-        >>> trainable = keras.Sequential([keras.Input((28, 28, 1), dtype="uint8"), aug, model])
+
+        aug = RandomAffine.from_config_fields(AugmentConfig(rotation=10, shift=0.1))
+        trainable = keras.Sequential([keras.Input((28, 28, 1), dtype="uint8"), aug, model])
     """
 
     def __init__(self, rotation=0.0, shear=0.0, zoom=0.0, shift=0.0, p=1.0, interpolation="bilinear", seed=None,

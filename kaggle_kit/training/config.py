@@ -5,17 +5,35 @@ Recipes are TOML files (`kaggle_kit/recipes/<name>.toml`, or any file passed wit
 the resolved config is saved in the run folder.
 
 Example:
-    >>> cfg = load_recipe("seed003")
-    >>> cfg = apply_overrides(cfg, ["epochs=2", "augment.rotation=15"])
+
+    cfg = load_recipe("seed003")
+    cfg = apply_overrides(cfg, ["epochs=2", "augment.rotation=15"])
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from enum import Enum
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from kaggle_kit.config import KKConfig
+
+
+class ExtraData(str, Enum):
+    """What a run does with a competition's extra labelled files (e.g. Kannada-MNIST's Dig-MNIST.csv)."""
+
+    IGNORE = "ignore"
+    TRAIN = "train"  # added to every fold's training set
+    HOLDOUT = "holdout"  # scored separately, as a hold-out set
+
+    def __str__(self) -> str:
+        return self.value
+
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]  # a probability, or a limit that is one at most
+OpenFraction = Annotated[float, Field(ge=0.0, lt=1.0)]
+PositiveFloat = Annotated[float, Field(gt=0.0)]
 
 
 class ModelConfig(KKConfig):
@@ -34,49 +52,56 @@ class AugmentConfig(KKConfig):
     """
 
     backend: Literal["none", "graph", "albumentations"] = "graph"
-    rotation: float = 10.0  # degrees, uniform in [-rotation, rotation]
-    shear: float = 0.0  # degrees
-    zoom: float = 0.1  # relative, uniform in [1 - zoom, 1 + zoom]
-    shift: float = 0.1  # fraction of the image side
-    p: float = 1.0  # probability an image is transformed at all
+    rotation: float = Field(10.0, ge=0.0, le=180.0)  # degrees, uniform in [-rotation, rotation]
+    shear: float = Field(0.0, ge=0.0, lt=90.0)  # degrees
+    zoom: OpenFraction = 0.1  # relative, uniform in [1 - zoom, 1 + zoom]
+    shift: OpenFraction = 0.1  # fraction of the image side
+    p: Fraction = 1.0  # probability an image is transformed at all
     # albumentations back end only
-    grid_distortion: float = 0.0  # probability
-    brightness_contrast: float = 0.0  # limit for RandomBrightnessContrast, 0 = off
-    gamma: float = 0.0  # RandomGamma range (1 +- gamma), 0 = off
-    random_crop: float = 0.0  # fraction of the side cropped away before resizing back, 0 = off
+    grid_distortion: Fraction = 0.0  # probability
+    brightness_contrast: Fraction = 0.0  # limit for RandomBrightnessContrast, 0 = off
+    gamma: OpenFraction = 0.0  # RandomGamma range (1 +- gamma), 0 = off
+    random_crop: OpenFraction = 0.0  # fraction of the side cropped away before resizing back, 0 = off
     # added with the training engine
     interpolation: Literal["nearest", "bilinear"] = "bilinear"  # resampling of the affine transform (both back ends)
 
 
 class LossConfig(KKConfig):
     name: Literal["categorical_crossentropy", "symmetric_cross_entropy"] = "categorical_crossentropy"
-    label_smoothing: float = 0.0
-    alpha: float = 0.1  # symmetric CE: weight of the cross-entropy term
-    beta: float = 1.0  # symmetric CE: weight of the reverse cross-entropy term
+    label_smoothing: OpenFraction = 0.0
+    alpha: float = Field(0.1, ge=0.0)  # symmetric CE: weight of the cross-entropy term
+    beta: float = Field(1.0, ge=0.0)  # symmetric CE: weight of the reverse cross-entropy term
 
 
 class OptimizerConfig(KKConfig):
     name: Literal["adam", "rmsprop", "sgd", "nadam"] = "adam"
     # A number, or "finder": take the learning rate suggested by the last `kk lr-find` for this competition.
     lr: Union[float, Literal["finder"]] = 1e-3
-    momentum: float = 0.9  # sgd only
-    weight_decay: float = 0.0
+    momentum: OpenFraction = 0.9  # sgd only
+    weight_decay: float = Field(0.0, ge=0.0)
     # added with the training engine
     nesterov: bool = False  # sgd only
-    clipnorm: float | None = None  # clip each gradient's norm, None = off
+    clipnorm: PositiveFloat | None = None  # clip each gradient's norm, None = off
+
+    @field_validator("lr")
+    @classmethod
+    def _positive_lr(cls, lr: float | str) -> float | str:
+        if lr != "finder" and not lr > 0:
+            raise ValueError(f'must be a number > 0 or "finder", got {lr}')
+        return lr
 
 
 class ScheduleConfig(KKConfig):
     """Learning-rate schedule over epochs (`warmup_epochs` applies to cosine and one_cycle)."""
 
     name: Literal["constant", "step", "exponential", "plateau", "cosine", "one_cycle"] = "exponential"
-    decay: float = 0.95  # exponential: lr * decay**epoch
-    boundaries: list[int] = Field(default_factory=list)  # step: epochs at which the lr changes
-    values: list[float] = Field(default_factory=list)  # step: lr before, between and after the boundaries
-    factor: float = 0.5  # plateau
-    patience: int = 2  # plateau
-    min_lr: float = 1e-6  # plateau, cosine floor
-    warmup_epochs: float = 0.0
+    decay: float = Field(0.95, gt=0.0, le=1.0)  # exponential: lr * decay**epoch
+    boundaries: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)  # step: epochs where the lr changes
+    values: list[PositiveFloat] = Field(default_factory=list)  # step: lr before, between and after the boundaries
+    factor: float = Field(0.5, gt=0.0, lt=1.0)  # plateau
+    patience: int = Field(2, ge=0)  # plateau
+    min_lr: float = Field(1e-6, ge=0.0)  # plateau, cosine floor
+    warmup_epochs: float = Field(0.0, ge=0.0)
     # added with the training engine
     monitor: str = "val_loss"  # plateau: the metric watched (e.g. "val_accuracy"; mode follows the name)
 
@@ -94,12 +119,12 @@ class RecipeConfig(KKConfig):
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(128, ge=1)
     folds: int = Field(5, ge=2)
-    seed: int = 42
+    seed: int = Field(42, ge=0)
     limit: int | None = Field(None, ge=2)  # train on a stratified sample of this many rows
     # What to do with extra labelled files (e.g. Kannada-MNIST's Dig-MNIST.csv).
-    extra_data: Literal["ignore", "train", "holdout"] = "ignore"
-    early_stopping: int | None = None  # patience in epochs, None = off
+    extra_data: ExtraData = ExtraData.IGNORE
+    early_stopping: int | None = Field(None, ge=1)  # patience in epochs, None = off
     monitor: str = "val_accuracy"  # metric that picks the best checkpoint
-    tta: int = 0  # default number of augmented test-time passes for `kk predict`
+    tta: int = Field(0, ge=0)  # default number of augmented test-time passes for `kk predict`
     mixed_precision: bool = False  # only takes effect on GPU
     deterministic: bool = False

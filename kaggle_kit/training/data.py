@@ -1,4 +1,5 @@
-"""The tf.data input pipeline: in-memory `uint8` images to shuffled, augmented, one-hot batches.
+"""What a run trains on: `prepare_data` draws the rows and folds (`TrainData`), and the tf.data input pipeline
+turns in-memory `uint8` images into shuffled, augmented, one-hot batches.
 
 Why it is fast: the images stay `uint8` in one tensor (models scale inside the graph, so no float copy of
 the set ever exists); the pipeline shuffles and batches row *indices*, gathers a whole batch in one op,
@@ -6,26 +7,37 @@ then augments whole batches (graph back end: one batched affine transform; album
 `numpy_function` mapped with parallel calls) and prefetches, so the next batch is ready before the model
 asks for it.
 
-Example:
-    >>> ds = train_dataset(x_uint8, y_idx, num_classes=10, batch_size=128, augment=AugmentConfig(), seed=0)
-    >>> xb, yb = next(iter(ds))
-    >>> xb.dtype, yb.shape
-    (tf.uint8, TensorShape([128, 10]))
+Example (TensorFlow loads on the first dataset built):
+
+    data = prepare_data(Competition.open("datasets/digit-recognizer"), load_recipe("default"))
+    x_tr, y_tr, x_va, y_va, va_rows = data.fold_arrays(0)
+    ds = train_dataset(x_tr, y_tr, num_classes=10, batch_size=128, augment=AugmentConfig(), seed=0)
+    xb, yb = next(iter(ds))  # uint8 (128, 28, 28, 1), float32 one-hot (128, 10)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kaggle_kit.training.config import AugmentConfig
+from kaggle_kit.registry import Registry
+from kaggle_kit.training.config import AugmentConfig, ExtraData, RecipeConfig
+from kaggle_kit.training.folds import FoldAssignment, assign_folds, stratified_sample
+
+if TYPE_CHECKING:
+    from kaggle_kit.competition import Competition
 
 
 def _tf():
     import tensorflow as tf
 
     return tf
+
+
+AUGMENTATIONS: Registry[Callable[..., Callable | None]] = Registry("augmentation back end", field="augment.backend")
 
 
 def batch_augment_fn(cfg: AugmentConfig | None, image_shape: tuple[int, int, int], seed: int | None = None
@@ -36,23 +48,41 @@ def batch_augment_fn(cfg: AugmentConfig | None, image_shape: tuple[int, int, int
     not depend on how many batches are augmented in parallel. Albumentations back end: seeded once with `seed`
     (repeatable when the map runs sequentially, as `deterministic=True` makes it).
     """
-    if cfg is None or cfg.backend == "none":
+    if cfg is None:
         return None
+    return AUGMENTATIONS.get(cfg.backend)(cfg, image_shape, seed)
+
+
+@AUGMENTATIONS.register("none")
+def no_augmentation(cfg: AugmentConfig, image_shape: tuple[int, int, int], seed: int | None = None) -> None:
+    """No augmentation."""
+    return None
+
+
+@AUGMENTATIONS.register("graph")
+def graph_augmentation(cfg: AugmentConfig, image_shape: tuple[int, int, int], seed: int | None = None) -> Callable:
+    """One batched affine transform (rotation, shear, zoom, shift) inside the tf.data graph."""
+    from kaggle_kit.training.augment import make_graph_augment
+
     tf = _tf()
-    if cfg.backend == "graph":
-        from kaggle_kit.training.augment import make_graph_augment
+    graph = make_graph_augment(cfg, image_shape, seed=seed)
 
-        graph = make_graph_augment(cfg, image_shape, seed=seed)
+    def run_graph(x, batch_seed=None):
+        y = graph(x, seed=batch_seed)
+        if y.dtype != tf.uint8:  # keep 1 byte per pixel up to the model, whatever the transform returns
+            y = tf.saturate_cast(tf.round(y), tf.uint8) if y.dtype.is_floating else tf.cast(y, tf.uint8)
+        return y
 
-        def run_graph(x, batch_seed=None):
-            y = graph(x, seed=batch_seed)
-            if y.dtype != tf.uint8:  # keep 1 byte per pixel up to the model, whatever the transform returns
-                y = tf.saturate_cast(tf.round(y), tf.uint8) if y.dtype.is_floating else tf.cast(y, tf.uint8)
-            return y
+    return run_graph
 
-        return run_graph
+
+@AUGMENTATIONS.register("albumentations")
+def albumentations_augmentation(cfg: AugmentConfig, image_shape: tuple[int, int, int], seed: int | None = None
+                                ) -> Callable:
+    """A per-image albumentations pipeline (affine, grid distortion, brightness/contrast, gamma, crop)."""
     from kaggle_kit.training.augment import make_albumentations_augment
 
+    tf = _tf()
     numpy_fn = make_albumentations_augment(cfg, image_shape, seed=seed)
 
     def run_numpy(x, batch_seed=None):
@@ -145,3 +175,60 @@ def predict_probs(model, images: np.ndarray, batch_size: int = 512) -> np.ndarra
         return np.zeros((0, int(model.output_shape[-1])), np.float32)
     probs = model.predict(eval_dataset(images, batch_size=batch_size), verbose=0)
     return np.asarray(probs, dtype=np.float32)
+
+
+# ---- the rows a run trains on ------------------------------------------------------------------------------------
+
+@dataclass
+class TrainData:
+    """The arrays a run trains on: training images/labels, the fold assignment, and extra labelled data."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    assignment: FoldAssignment
+    extra_images: np.ndarray | None = None
+    extra_labels: np.ndarray | None = None
+    extra_name: str | None = None
+    extra_mode: ExtraData = ExtraData.IGNORE
+    notes: list[str] = field(default_factory=list)
+
+    def fold_arrays(self, fold: int):
+        """(x_train, y_train, x_val, y_val, val_rows) for `fold`; extra rows join training in `extra_mode=train`."""
+        tr, va = self.assignment.train_rows(fold), self.assignment.val_rows(fold)
+        x_tr, y_tr = self.images[tr], self.labels[tr]
+        if self.extra_mode is ExtraData.TRAIN and self.extra_images is not None:
+            x_tr = np.concatenate([x_tr, self.extra_images])
+            y_tr = np.concatenate([y_tr, self.extra_labels])
+        return x_tr, y_tr, self.images[va], self.labels[va], va
+
+    @property
+    def holdout(self) -> tuple[np.ndarray, np.ndarray] | None:
+        if self.extra_mode is ExtraData.HOLDOUT and self.extra_images is not None:
+            return self.extra_images, self.extra_labels
+        return None
+
+
+def prepare_data(competition: Competition, recipe: RecipeConfig) -> TrainData:
+    """Load the training arrays, draw the `limit` sample and the K-fold assignment, and load extra labelled files."""
+    x, y = competition.train_arrays()
+    rows = stratified_sample(y, recipe.limit, recipe.seed) if recipe.limit else None
+    assignment = assign_folds(y, recipe.folds, recipe.seed, rows=rows)
+    data = TrainData(images=x, labels=y, assignment=assignment, extra_mode=ExtraData(recipe.extra_data))
+    if recipe.extra_data is not ExtraData.IGNORE:
+        names = list(competition.spec.extra_labelled)
+        if not names:
+            data.notes.append(f"extra_data={recipe.extra_data.value!r}: this competition has no extra labelled file; "
+                              f"training on {competition.spec.train_file} only")
+            data.extra_mode = ExtraData.IGNORE
+        else:
+            parts = [competition.extra_arrays(n) for n in names]
+            xe = np.concatenate([p[0] for p in parts])
+            ye = np.concatenate([p[1] for p in parts])
+            if recipe.limit and len(xe) > recipe.limit:
+                keep = stratified_sample(ye, recipe.limit, recipe.seed + 1)
+                xe, ye = xe[keep], ye[keep]
+            data.extra_images, data.extra_labels, data.extra_name = xe, ye, "+".join(names)
+            data.notes.append(f"extra data {data.extra_name} ({len(xe)} rows): "
+                              + ("added to every fold's training set" if recipe.extra_data is ExtraData.TRAIN
+                                 else "scored separately as a hold-out"))
+    return data

@@ -5,11 +5,11 @@ laptop that trains folds 0-2 agree on every row without talking to each other; `
 records it and is checked again on resume.
 
 Example:
-    >>> y = np.repeat(np.arange(10), 30)
-    >>> fa = assign_folds(y, k=5, seed=42)
-    >>> fa.train_rows(0).size, fa.val_rows(0).size
-    (240, 60)
-    >>> save_folds("runs/x/folds.csv", fa, y)
+
+    y = np.repeat(np.arange(10), 30)
+    fa = assign_folds(y, k=5, seed=42)
+    fa.train_rows(0).size, fa.val_rows(0).size  # (240, 60)
+    save_folds("runs/x/folds.csv", fa, y)
 """
 
 from __future__ import annotations

@@ -13,10 +13,13 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import keras
 from keras import ops
 
 from kaggle_kit.errors import ConfigError
+from kaggle_kit.registry import Registry
 from kaggle_kit.training.config import LossConfig
 
 
@@ -71,14 +74,25 @@ class SymmetricCrossEntropy(keras.losses.Loss):
         }
 
 
+LOSSES: Registry[Callable[[LossConfig], keras.losses.Loss]] = Registry("loss", field="loss.name")
+
+
 def build_loss(cfg: LossConfig) -> keras.losses.Loss:
-    """The loss named by `cfg` (see the module docstring)."""
+    """The loss named by `cfg.name` (see the module docstring)."""
     if not 0.0 <= cfg.label_smoothing < 1.0:
         raise ConfigError(f"loss.label_smoothing must be in [0, 1), got {cfg.label_smoothing}")
-    if cfg.name == "categorical_crossentropy":
-        return keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
-    if cfg.name == "symmetric_cross_entropy":
-        if cfg.alpha < 0 or cfg.beta < 0 or cfg.alpha + cfg.beta == 0:
-            raise ConfigError(f"loss.alpha/beta must be >= 0 and not both 0, got {cfg.alpha}/{cfg.beta}")
-        return SymmetricCrossEntropy(cfg.alpha, cfg.beta, label_smoothing=cfg.label_smoothing)
-    raise ConfigError(f"loss.name: unknown loss {cfg.name!r}")
+    return LOSSES.get(cfg.name)(cfg)
+
+
+@LOSSES.register("categorical_crossentropy")
+def categorical_crossentropy(cfg: LossConfig) -> keras.losses.Loss:
+    """Categorical cross entropy, with optional label smoothing."""
+    return keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
+
+
+@LOSSES.register("symmetric_cross_entropy")
+def symmetric_cross_entropy(cfg: LossConfig) -> keras.losses.Loss:
+    """Symmetric cross entropy (Wang et al. 2019): alpha * CE + beta * reverse CE, robust to noisy labels."""
+    if cfg.alpha < 0 or cfg.beta < 0 or cfg.alpha + cfg.beta == 0:
+        raise ConfigError(f"loss.alpha/beta must be >= 0 and not both 0, got {cfg.alpha}/{cfg.beta}")
+    return SymmetricCrossEntropy(cfg.alpha, cfg.beta, label_smoothing=cfg.label_smoothing)

@@ -14,10 +14,16 @@ minimum (the divergence side):
   the first 5% of the sweep skipped as warm-up noise);
 - `suggested`: `max(low, high / 10)`, one decade below the minimum but never below the steepest point.
 
+`lr_find_run` sweeps a recipe's compiled model on a competition's augmented training data and saves the result
+where recipes with `optimizer.lr = "finder"` find it (what `kk lr-find` runs).
+
 Example:
-    >>> result = find_lr(model, train_ds, steps=200)        # model compiled; weights restored afterwards
-    >>> print(result.low, result.high, result.suggested)
-    >>> plot_lr_finder(result, "runs/lr_find.png"); result.save("runs/lr_find.json")
+
+    result = find_lr(model, train_ds, steps=200)        # model compiled; weights restored afterwards
+    print(result.low, result.high, result.suggested)
+    plot_lr_finder(result, "runs/lr_find.png"); result.save("runs/lr_find.json")
+    found = lr_find_run(Competition.open("datasets/digit-recognizer"), load_recipe("default"))
+    found.suggested_lr
 """
 
 from __future__ import annotations
@@ -26,11 +32,16 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 
 from kaggle_kit.io import atomic_path, atomic_write_text
+
+if TYPE_CHECKING:
+    from kaggle_kit.competition import Competition
+    from kaggle_kit.training.config import RecipeConfig
 
 DIVERGENCE = 4.0
 SKIP_FRACTION = 0.05
@@ -120,9 +131,10 @@ class LRFinder(keras.callbacks.Callback):
     batch's own loss from consecutive means (exact for equal batch sizes: use a repeated dataset).
 
     Example:
-        >>> finder = LRFinder(min_lr=1e-6, max_lr=1.0, steps=100)
-        >>> model.fit(ds.repeat(), epochs=1, steps_per_epoch=100, callbacks=[finder], verbose=0)
-        >>> finder.result().suggested
+
+        finder = LRFinder(min_lr=1e-6, max_lr=1.0, steps=100)
+        model.fit(ds.repeat(), epochs=1, steps_per_epoch=100, callbacks=[finder], verbose=0)
+        finder.result().suggested
     """
 
     def __init__(self, min_lr: float = 1e-7, max_lr: float = 1.0, steps: int = 100, beta: float | None = None,
@@ -235,3 +247,54 @@ def plot_lr_finder(result: LRFinderResult, path) -> Path:
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png")
     return path
+
+
+# ---- the sweep of a recipe on a competition (`kk lr-find`) -------------------------------------------------------
+@dataclass
+class LRFindOutput:
+    """Where `lr_find_run` saved its sweep and what it suggests."""
+
+    result: LRFinderResult
+    json_path: Path
+    png_path: Path
+    suggested_lr: float
+
+    def summary(self) -> str:
+        r = self.result
+        note = " (the sweep stopped at divergence)" if r.diverged else ""
+        return (f"suggested learning rate {self.suggested_lr:.2e}; useful range {r.low:.2e} (steepest descent) .. "
+                f"{r.high:.2e} (minimum loss){note}")
+
+
+def lr_find_run(competition: Competition, recipe: RecipeConfig, out_dir: str | Path | None = None,
+                steps: int = 200, min_lr: float = 1e-7, max_lr: float = 1.0) -> LRFindOutput:
+    """Run the LR range finder on the recipe's model, loss, optimizer and augmented training data.
+
+    Saves `lr_finder.json` + `lr_finder.png` in `out_dir` (default `runs/<competition>/lr-find/<timestamp>/`,
+    where recipes with `optimizer.lr = "finder"` look for the newest one).
+    """
+    from kaggle_kit.training import runs
+    from kaggle_kit.training.data import train_dataset
+    from kaggle_kit.training.fold_keras import compile_model
+    from kaggle_kit.training.folds import stratified_sample
+    from kaggle_kit.training.recipes import lr_finder_root
+    from kaggle_kit.training.strategy import detect_strategy, set_determinism
+
+    if recipe.optimizer.lr == "finder":  # the sweep sets the rate itself; any number builds the optimizer
+        recipe = recipe.model_copy(update={"optimizer": recipe.optimizer.model_copy(update={"lr": 1e-3})})
+    out_dir = Path(out_dir) if out_dir else lr_finder_root(competition.spec.slug) / runs.utc_stamp()
+    x, y = competition.train_arrays()
+    if recipe.limit:
+        keep = stratified_sample(y, recipe.limit, recipe.seed)
+        x, y = x[keep], y[keep]
+    info = detect_strategy(mixed_precision=recipe.mixed_precision)
+    set_determinism(recipe.seed, recipe.deterministic)
+    model = compile_model(recipe, competition.spec, info.strategy)
+    ds = train_dataset(x, y, competition.spec.num_classes, recipe.batch_size, recipe.augment, seed=recipe.seed)
+    result = find_lr(model, ds, steps, min_lr=min_lr, max_lr=max_lr)
+    result.meta.update(competition=competition.spec.slug, recipe=recipe.name, model=recipe.model.name,
+                       batch_size=recipe.batch_size, rows=int(len(x)))
+    json_path = result.save(out_dir / "lr_finder.json")
+    png_path = plot_lr_finder(result, out_dir / "lr_finder.png")
+    return LRFindOutput(result=result, json_path=Path(json_path), png_path=Path(png_path),
+                        suggested_lr=float(result.suggested))

@@ -38,33 +38,23 @@ import keras
 from keras import layers
 
 from kaggle_kit.errors import ConfigError
+from kaggle_kit.registry import Registry
 from kaggle_kit.training import layers as kk_layers
 from kaggle_kit.training.config import ModelConfig
 
 ModelBuilder = Callable[..., keras.Model]
-_REGISTRY: dict[str, ModelBuilder] = {}
-
-
-def register_model(name: str) -> Callable[[ModelBuilder], ModelBuilder]:
-    """Decorator: register `fn(input_shape, num_classes, **params) -> keras.Model` under `name`."""
-
-    def deco(fn: ModelBuilder) -> ModelBuilder:
-        if name in _REGISTRY and _REGISTRY[name] is not fn:
-            raise ValueError(f"model {name!r} is already registered")
-        _REGISTRY[name] = fn
-        return fn
-
-    return deco
+MODELS: Registry[ModelBuilder] = Registry("model", field="model.name")
+register_model = MODELS.register  # decorator: `fn(input_shape, num_classes, **params) -> keras.Model` under a name
 
 
 def available_models() -> list[str]:
     """Names of every registered architecture, sorted."""
-    return sorted(_REGISTRY)
+    return MODELS.names()
 
 
 def model_params(name: str) -> dict[str, object]:
     """The parameters `name` accepts in `cfg.params`, with their defaults."""
-    fn = _get(name)
+    fn = MODELS.get(name)
     sig = inspect.signature(fn)
     return {k: p.default for k, p in list(sig.parameters.items())[2:]}
 
@@ -74,7 +64,7 @@ def build_model(cfg: ModelConfig, input_shape: tuple[int, int, int], num_classes
 
     Build it inside `strategy.scope()` when training on several devices; set the mixed-precision policy first.
     """
-    fn = _get(cfg.name)
+    fn = MODELS.get(cfg.name)
     known = model_params(cfg.name)
     unknown = sorted(set(cfg.params) - set(known))
     if unknown:
@@ -88,15 +78,6 @@ def build_model(cfg: ModelConfig, input_shape: tuple[int, int, int], num_classes
         return fn(tuple(int(s) for s in input_shape), int(num_classes), **cfg.params)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"model.params for {cfg.name!r}: {exc}") from None
-
-
-def _get(name: str) -> ModelBuilder:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(
-            f"model.name: unknown model {name!r} (available: {', '.join(available_models())})"
-        ) from None
 
 
 # ---- building blocks -------------------------------------------------------------------------------------------

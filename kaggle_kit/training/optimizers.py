@@ -10,10 +10,15 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import keras
 
 from kaggle_kit.errors import ConfigError
+from kaggle_kit.registry import Registry
 from kaggle_kit.training.config import OptimizerConfig
+
+OPTIMIZERS: Registry[Callable[..., keras.optimizers.Optimizer]] = Registry("optimizer", field="optimizer.name")
 
 
 def build_optimizer(cfg: OptimizerConfig, lr: float) -> keras.optimizers.Optimizer:
@@ -25,14 +30,30 @@ def build_optimizer(cfg: OptimizerConfig, lr: float) -> keras.optimizers.Optimiz
     common = {"learning_rate": float(lr), "weight_decay": cfg.weight_decay or None}
     if cfg.clipnorm is not None:
         common["clipnorm"] = cfg.clipnorm
-    if cfg.name == "adam":
-        return keras.optimizers.Adam(**common)
-    if cfg.name == "nadam":
-        return keras.optimizers.Nadam(**common)
-    if cfg.name == "rmsprop":
-        return keras.optimizers.RMSprop(**common)
-    if cfg.name == "sgd":
-        if not 0.0 <= cfg.momentum < 1.0:
-            raise ConfigError(f"optimizer.momentum must be in [0, 1), got {cfg.momentum}")
-        return keras.optimizers.SGD(momentum=cfg.momentum, nesterov=cfg.nesterov, **common)
-    raise ConfigError(f"optimizer.name: unknown optimizer {cfg.name!r}")
+    return OPTIMIZERS.get(cfg.name)(cfg, **common)
+
+
+@OPTIMIZERS.register("adam")
+def adam(cfg: OptimizerConfig, **common) -> keras.optimizers.Optimizer:
+    """Adam."""
+    return keras.optimizers.Adam(**common)
+
+
+@OPTIMIZERS.register("nadam")
+def nadam(cfg: OptimizerConfig, **common) -> keras.optimizers.Optimizer:
+    """Adam with Nesterov momentum."""
+    return keras.optimizers.Nadam(**common)
+
+
+@OPTIMIZERS.register("rmsprop")
+def rmsprop(cfg: OptimizerConfig, **common) -> keras.optimizers.Optimizer:
+    """RMSprop."""
+    return keras.optimizers.RMSprop(**common)
+
+
+@OPTIMIZERS.register("sgd")
+def sgd(cfg: OptimizerConfig, **common) -> keras.optimizers.Optimizer:
+    """SGD with `momentum` (and `nesterov`)."""
+    if not 0.0 <= cfg.momentum < 1.0:
+        raise ConfigError(f"optimizer.momentum must be in [0, 1), got {cfg.momentum}")
+    return keras.optimizers.SGD(momentum=cfg.momentum, nesterov=cfg.nesterov, **common)

@@ -1,7 +1,8 @@
 """The run's figures (matplotlib, Agg back end: no display needed), each written atomically as a PNG.
 
 Example:
-    >>> plot_confusion(np.eye(10, dtype=int) * 5, list(range(10)), "plots/confusion.png")
+
+    plot_confusion(np.eye(10, dtype=int) * 5, list(range(10)), "plots/confusion.png")
 """
 
 from __future__ import annotations

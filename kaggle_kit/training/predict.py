@@ -123,7 +123,7 @@ def predict_run(run_dir: str | Path, competition: Competition, tta: int | None =
 
     Writes `out` (default `RUN_DIR/submission.csv`, validated) and `test_probs.npy` beside it.
     """
-    from kaggle_kit.training.trainer import check_spec, load_run_recipe
+    from kaggle_kit.training.rundir import check_spec, load_run_recipe
 
     log = log or (lambda s: None)
     run_dir = runs.require_run_dir(run_dir)

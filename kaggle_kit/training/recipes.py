@@ -51,10 +51,37 @@ def load_recipe(name_or_path: str | Path, overrides: list[str] | None = None) ->
     A file without a `name` takes its file name, so runs stay recognisable.
     """
     path = recipe_path(name_or_path)
+    cfg = apply_overrides(_read_recipe(path), overrides)
+    try:
+        return check_components(cfg)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc.message}", hint=exc.hint) from None
+
+
+def _read_recipe(path: Path) -> RecipeConfig:
+    """The recipe file validated against the schema (ranges, fields), its names not yet looked up."""
     data = read_toml(path)
     data.setdefault("name", path.stem)
-    cfg = from_dict(data, RecipeConfig, source=str(path))
-    return apply_overrides(cfg, overrides)
+    return from_dict(data, RecipeConfig, source=str(path))
+
+
+def check_components(cfg: RecipeConfig) -> RecipeConfig:
+    """Check that every component the recipe names is registered; an unknown one is a `ConfigError` naming the
+    field and listing the choices. Loss, optimizer and schedule names are fixed choices of the schema itself.
+
+    A Keras model name loads TensorFlow to look it up (the baselines and augmentation back ends do not).
+    """
+    from kaggle_kit.training.baselines import BASELINE_MODELS
+    from kaggle_kit.training.data import AUGMENTATIONS
+
+    AUGMENTATIONS.get(cfg.augment.backend)
+    if cfg.model.name not in BASELINE_MODELS:
+        from kaggle_kit.training.models import MODELS
+
+        if cfg.model.name not in MODELS:
+            raise ConfigError(f"model.name: unknown model {cfg.model.name!r} "
+                              f"(known: {', '.join(MODELS.names() + BASELINE_MODELS.names())})")
+    return cfg
 
 
 def resolve_recipe(recipe: str | None = None, config: str | Path | None = None, overrides: list[str] | None = None,
@@ -71,7 +98,7 @@ def resolve_recipe(recipe: str | None = None, config: str | Path | None = None, 
         cfg = load_recipe(config if config else (recipe or (project.recipe if project else "default")))
     else:
         cfg = base
-    return apply_overrides(cfg, overrides)
+    return check_components(apply_overrides(cfg, overrides))
 
 
 def recipe_text(name_or_path: str | Path) -> str:
@@ -82,7 +109,7 @@ def recipe_text(name_or_path: str | Path) -> str:
 def recipe_summary(name_or_path: str | Path) -> str:
     """One line: the recipe's `description`, else the first comment line of its file."""
     path = recipe_path(name_or_path)
-    cfg = load_recipe(path)
+    cfg = _read_recipe(path)  # the listing needs no component lookup (which may load TensorFlow)
     if cfg.description:
         return cfg.description
     for line in path.read_text().splitlines():

@@ -20,8 +20,9 @@ and rewritten by `finalize_run` (trainer), so gathering `fold<i>/` folders from 
 folder and re-running `kk train --run-dir DIR` (nothing left to train) rebuilds it.
 
 Example:
-    >>> run_dir = new_run_dir("digit-recognizer", "default")
-    >>> [r.run_id for r in list_runs("digit-recognizer")]
+
+    run_dir = new_run_dir("digit-recognizer", "default")
+    [r.run_id for r in list_runs("digit-recognizer")]
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ import keras
 import numpy as np
 
 from kaggle_kit.errors import ConfigError
+from kaggle_kit.registry import Registry
 from kaggle_kit.training.config import ScheduleConfig
 
 COSINE_WARMUP_START = 0.01  # cosine warm-up starts at base_lr * this
@@ -62,28 +63,60 @@ def validate_schedule(cfg: ScheduleConfig, epochs: int) -> None:
         raise ConfigError(f"schedule.min_lr must be >= 0, got {cfg.min_lr}")
 
 
+SCHEDULES: Registry[Callable[[ScheduleConfig, float, float, int], float]] = Registry("schedule",
+                                                                                 field="schedule.name")
+
+
 def lr_at(cfg: ScheduleConfig, base_lr: float, epoch: float, epochs: int) -> float:
     """The learning rate at position `epoch` (float, in epochs) of a run of `epochs` epochs."""
-    name = cfg.name
-    if name in ("constant", "plateau"):
-        return float(base_lr)
-    if name == "step":
-        i = sum(1 for b in cfg.boundaries if b <= math.floor(epoch))
-        return float(cfg.values[i]) if cfg.values else float(base_lr * cfg.factor**i)
-    if name == "exponential":
-        return float(base_lr * cfg.decay ** math.floor(epoch))
-    if name in PER_STEP:
-        if name == "cosine":
-            warmup, start = cfg.warmup_epochs, base_lr * COSINE_WARMUP_START
-        else:
-            warmup = cfg.warmup_epochs or ONE_CYCLE_WARMUP * epochs
-            start = base_lr / ONE_CYCLE_DIV
-        if warmup > 0 and epoch < warmup:
-            return float(start + (base_lr - start) * epoch / warmup)
-        progress = min(1.0, max(0.0, (epoch - warmup) / max(epochs - warmup, 1e-9)))
-        floor = min(cfg.min_lr, base_lr)
-        return float(floor + (base_lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
-    raise ConfigError(f"schedule.name: unknown schedule {name!r}")
+    return float(SCHEDULES.get(cfg.name)(cfg, base_lr, epoch, epochs))
+
+
+@SCHEDULES.register("constant")
+def constant(cfg: ScheduleConfig, base_lr: float, epoch: float, epochs: int) -> float:
+    """The base rate throughout."""
+    return base_lr
+
+
+@SCHEDULES.register("plateau")
+def plateau(cfg: ScheduleConfig, base_lr: float, epoch: float, epochs: int) -> float:
+    """ReduceLROnPlateau: multiply the rate by `factor` when `monitor` stalls for `patience` epochs."""
+    return base_lr  # depends on the metrics as they come: `build_schedule_callbacks` gives Keras' callback
+
+
+@SCHEDULES.register("step")
+def step(cfg: ScheduleConfig, base_lr: float, epoch: float, epochs: int) -> float:
+    """Piecewise constant: `values` between `boundaries` (or `base_lr * factor**i`)."""
+    i = sum(1 for b in cfg.boundaries if b <= math.floor(epoch))
+    return cfg.values[i] if cfg.values else base_lr * cfg.factor**i
+
+
+@SCHEDULES.register("exponential")
+def exponential(cfg: ScheduleConfig, base_lr: float, epoch: float, epochs: int) -> float:
+    """`base_lr * decay**epoch`, per epoch."""
+    return base_lr * cfg.decay ** math.floor(epoch)
+
+
+@SCHEDULES.register("cosine")
+def cosine(cfg: ScheduleConfig, base_lr: float, epoch: float, epochs: int) -> float:
+    """Linear warm-up from `base_lr/100`, then cosine decay to `min_lr`, per step."""
+    return _warmup_cosine(cfg, base_lr, epoch, epochs, cfg.warmup_epochs, base_lr * COSINE_WARMUP_START)
+
+
+@SCHEDULES.register("one_cycle")
+def one_cycle(cfg: ScheduleConfig, base_lr: float, epoch: float, epochs: int) -> float:
+    """One-cycle: warm-up from `base_lr/25` over 30% of the run (or `warmup_epochs`), then cosine, per step."""
+    warmup = cfg.warmup_epochs or ONE_CYCLE_WARMUP * epochs
+    return _warmup_cosine(cfg, base_lr, epoch, epochs, warmup, base_lr / ONE_CYCLE_DIV)
+
+
+def _warmup_cosine(cfg: ScheduleConfig, base_lr: float, epoch: float, epochs: int, warmup: float,
+                   start: float) -> float:
+    if warmup > 0 and epoch < warmup:
+        return start + (base_lr - start) * epoch / warmup
+    progress = min(1.0, max(0.0, (epoch - warmup) / max(epochs - warmup, 1e-9)))
+    floor = min(cfg.min_lr, base_lr)
+    return floor + (base_lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def current_lr(model: keras.Model) -> float:

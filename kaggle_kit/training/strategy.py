@@ -13,10 +13,11 @@ e.g. `strategy: cpu (default), 1 replica, devices: /CPU:0` or
 `strategy: multi_gpu (MirroredStrategy), 2 replicas, devices: /GPU:0, /GPU:1 | mixed precision: mixed_float16`.
 
 Example:
-    >>> info = detect_strategy(mixed_precision=True)
-    >>> print(info.describe())
-    >>> with info.strategy.scope():
-    ...     model = build_model(...)
+
+    info = detect_strategy(mixed_precision=True)
+    print(info.describe())
+    with info.strategy.scope():
+        model = build_model(...)
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from kaggle_kit.config import from_dict
 from kaggle_kit.errors import ConfigError
 from kaggle_kit.sample_data import sample_digits
 from kaggle_kit.training.augment import (
@@ -151,7 +152,8 @@ def test_preview_grid_writes_a_png(digits, tmp_path):
 
 
 def test_bad_settings_name_the_field():
-    with pytest.raises(ConfigError, match="augment.zoom"):
-        make_graph_augment(AugmentConfig(zoom=1.5), (28, 28, 1))
-    with pytest.raises(ConfigError, match="augment.p"):
-        augment_batch(np.zeros((1, 8, 8, 1), np.uint8), AugmentConfig(backend="albumentations", p=2.0))
+    # refused when the recipe loads, before anything is built
+    with pytest.raises(ConfigError, match="augment: invalid configuration\n  zoom: Input should be less than 1"):
+        from_dict({"zoom": 1.5}, AugmentConfig, source="augment")
+    with pytest.raises(ConfigError, match="p: Input should be less than or equal to 1"):
+        from_dict({"backend": "albumentations", "p": 2.0}, AugmentConfig, source="augment")

@@ -17,7 +17,8 @@ from kaggle_kit.training.baselines import baseline_probs, build_baseline, featur
 from kaggle_kit.training.config import ModelConfig
 from kaggle_kit.training.predict import predict_run
 from kaggle_kit.training.recipes import load_recipe
-from kaggle_kit.training.trainer import Reporter, train_run
+from kaggle_kit.training.reporting import Reporter
+from kaggle_kit.training.trainer import train_run
 
 LABELS = [3, 5, 7, 11, 13, 17, 19, 23, 29, 31]  # non-contiguous, not starting at 0
 

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from kaggle_kit.config import from_dict
 from kaggle_kit.errors import ConfigError
 from kaggle_kit.training.config import LossConfig, OptimizerConfig
 from kaggle_kit.training.losses import SymmetricCrossEntropy, build_loss
@@ -65,8 +66,8 @@ def test_symmetric_cross_entropy_serializes():
 
 
 def test_bad_loss_settings_are_config_errors():
-    with pytest.raises(ConfigError, match="label_smoothing"):
-        build_loss(LossConfig(label_smoothing=1.0))
+    with pytest.raises(ConfigError, match="label_smoothing: Input should be less than 1"):
+        from_dict({"label_smoothing": 1.0}, LossConfig, source="loss")  # refused on loading
     with pytest.raises(ConfigError, match="alpha/beta"):
         build_loss(LossConfig(name="symmetric_cross_entropy", alpha=0.0, beta=0.0))
 

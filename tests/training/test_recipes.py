@@ -7,7 +7,7 @@ import json
 import pytest
 
 from kaggle_kit.errors import ConfigError
-from kaggle_kit.training.baselines import BASELINES
+from kaggle_kit.training.baselines import BASELINE_MODELS
 from kaggle_kit.training.models import available_models
 from kaggle_kit.training.recipes import (
     available_recipes,
@@ -27,7 +27,7 @@ def test_bundled_recipes_are_complete_and_valid():
     for name in names:
         cfg = load_recipe(name)
         assert cfg.name == name
-        assert cfg.model.name in available_models() or cfg.model.name in BASELINES
+        assert cfg.model.name in available_models() or cfg.model.name in BASELINE_MODELS
         assert recipe_text(name).startswith("#")  # the comment header saying what it reproduces
 
 
@@ -76,3 +76,69 @@ def test_lr_finder_resolution_takes_the_newest_result(tmp_path):
     assert resolved.optimizer.lr == 0.004 and str(newest) in source
     plain = load_recipe("default")
     assert resolve_lr(plain, "digit-recognizer", runs_base=tmp_path) == (plain, "recipe")
+
+
+BAD_VALUES = [
+    ("[optimizer]\nmomentum = 1.5", "optimizer.momentum"),
+    ("[optimizer]\nlr = -0.001", "optimizer.lr"),
+    ("[optimizer]\nweight_decay = -1e-4", "optimizer.weight_decay"),
+    ("[optimizer]\nclipnorm = 0.0", "optimizer.clipnorm"),
+    ("[loss]\nlabel_smoothing = 2.0", "loss.label_smoothing"),
+    ("[loss]\nalpha = -0.1", "loss.alpha"),
+    ("[schedule]\ndecay = 7.0", "schedule.decay"),
+    ("[schedule]\nfactor = 1.5", "schedule.factor"),
+    ("[schedule]\npatience = -1", "schedule.patience"),
+    ("[schedule]\nmin_lr = -1e-6", "schedule.min_lr"),
+    ("[schedule]\nwarmup_epochs = -1", "schedule.warmup_epochs"),
+    ("[schedule]\nboundaries = [0, 5]", "schedule.boundaries.0"),
+    ("[schedule]\nvalues = [1e-3, -1e-4]", "schedule.values.1"),
+    ("[augment]\nrotation = 200.0", "augment.rotation"),
+    ("[augment]\nshear = 90.0", "augment.shear"),
+    ("[augment]\nzoom = 1.0", "augment.zoom"),
+    ("[augment]\nshift = -0.1", "augment.shift"),
+    ("[augment]\np = 1.5", "augment.p"),
+    ("[augment]\ngrid_distortion = 2.0", "augment.grid_distortion"),
+    ("[augment]\nbrightness_contrast = -0.2", "augment.brightness_contrast"),
+    ("[augment]\ngamma = 1.0", "augment.gamma"),
+    ("[augment]\nrandom_crop = 1.0", "augment.random_crop"),
+    ("epochs = 0", "epochs"),
+    ("batch_size = 0", "batch_size"),
+    ("folds = 1", "folds"),
+    ("seed = -1", "seed"),
+    ("limit = 1", "limit"),
+    ("early_stopping = 0", "early_stopping"),
+    ("tta = -2", "tta"),
+    ('extra_data = "maybe"', "extra_data"),
+]
+
+
+@pytest.mark.parametrize(("toml", "field"), BAD_VALUES, ids=[f for _, f in BAD_VALUES])
+def test_out_of_range_values_are_refused_when_the_recipe_loads(tmp_path, toml, field):
+    path = tmp_path / "bad.toml"
+    path.write_text(toml + "\n")
+    with pytest.raises(ConfigError) as exc:
+        load_recipe(path)
+    lines = str(exc.value).splitlines()
+    assert str(path) in lines[0] and any(line.strip().startswith(f"{field}:") for line in lines[1:]), str(exc.value)
+
+
+@pytest.mark.parametrize(("toml", "field", "choices"), [
+    ('[model]\nname = "resnet50"', "model.name", ["kk_cnn", "seed003_deotte", "knn", "svm-pca"]),
+    ('[loss]\nname = "focal"', "loss.name", ["categorical_crossentropy", "symmetric_cross_entropy"]),
+    ('[optimizer]\nname = "adagrad"', "optimizer.name", ["adam", "nadam", "rmsprop", "sgd"]),
+    ('[schedule]\nname = "linear"', "schedule.name", ["cosine", "one_cycle", "plateau"]),
+    ('[augment]\nbackend = "kornia"', "augment.backend", ["graph", "albumentations", "none"]),
+])
+def test_unknown_component_names_are_refused_with_the_choices(tmp_path, toml, field, choices):
+    path = tmp_path / "bad.toml"
+    path.write_text(toml + "\n")
+    with pytest.raises(ConfigError, match=f"{field}:") as exc:
+        load_recipe(path)
+    assert str(path) in str(exc.value) and all(c in str(exc.value) for c in choices), str(exc.value)
+
+
+def test_a_component_name_set_on_the_command_line_is_checked_too():
+    from kaggle_kit.training.recipes import resolve_recipe
+
+    with pytest.raises(ConfigError, match=r"model\.name: unknown model 'resnet50' \(known: .*kk_cnn.*knn"):
+        resolve_recipe("default", overrides=['model.name="resnet50"'])

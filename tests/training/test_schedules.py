@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from kaggle_kit.config import from_dict
 from kaggle_kit.errors import ConfigError
 from kaggle_kit.training.config import ScheduleConfig
 from kaggle_kit.training.schedules import build_schedule_callbacks, lr_at
@@ -80,5 +81,5 @@ def test_invalid_schedules_name_the_field():
         build_schedule_callbacks(ScheduleConfig(name="step", boundaries=[3], values=[1e-3]), 1e-3, 10, 5)
     with pytest.raises(ConfigError, match="schedule.warmup_epochs"):
         build_schedule_callbacks(ScheduleConfig(name="cosine", warmup_epochs=10), 1e-3, 10, 5)
-    with pytest.raises(ConfigError, match="schedule.decay"):
-        build_schedule_callbacks(ScheduleConfig(name="exponential", decay=1.5), 1e-3, 10, 5)
+    with pytest.raises(ConfigError, match="schedule: invalid configuration\n  decay: Input should be less"):
+        from_dict({"name": "exponential", "decay": 1.5}, ScheduleConfig, source="schedule")  # refused on loading

@@ -16,7 +16,8 @@ from kaggle_kit.io import sha256_file
 from kaggle_kit.sample_data import write_competition
 from kaggle_kit.training import runs
 from kaggle_kit.training.recipes import load_recipe
-from kaggle_kit.training.trainer import PlainReporter, Reporter, train_run
+from kaggle_kit.training.reporting import PlainReporter, Reporter
+from kaggle_kit.training.trainer import train_run
 
 pytestmark = pytest.mark.slow
 

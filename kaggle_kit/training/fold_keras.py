@@ -1,0 +1,165 @@
+"""The Keras fold trainer (`keras` in `FOLD_TRAINERS`): trains or resumes one fold of a model from `models`.
+
+Resuming is the normal case: a fold folder holding `state.json` + `last.keras` continues from its last finished
+epoch (weights *and* optimizer state), with its own seed offset by the epoch so a resumed fold does not replay
+the first epoch's shuffle and augmentation. (What a resume cannot restore: the internal counters of a plateau
+schedule, which start afresh; the rate itself is restored.) After the last epoch the best epoch's weights
+become `model.keras`, and the fold's outputs are written (`results.write_fold_outputs`).
+
+TensorFlow loads only when a fold actually trains, so a run of a scikit-learn baseline never starts it.
+
+Example:
+
+    trainer = KerasFoldTrainer()
+    print(trainer.device(recipe))  # e.g. "strategy: cpu (default), 1 replica, devices: /CPU:0"
+    result = trainer.train_fold(0, run_dir, recipe, competition.spec, data, PlainReporter())
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from kaggle_kit.errors import ConfigError
+from kaggle_kit.io import atomic_path, sha256_file
+from kaggle_kit.training import runs
+from kaggle_kit.training.config import RecipeConfig
+from kaggle_kit.training.data import TrainData
+from kaggle_kit.training.fold_trainers import FOLD_TRAINERS
+from kaggle_kit.training.reporting import Reporter
+from kaggle_kit.training.results import FoldResult, FoldStatus, write_fold_outputs
+
+if TYPE_CHECKING:
+    from kaggle_kit.competition import CompetitionSpec
+    from kaggle_kit.registry import Registry
+
+
+def fold_seed(seed: int, fold: int) -> int:
+    """Each fold's own seed, so a fold trained alone (in a kernel) is the same fold trained in sequence."""
+    return int(seed) * 1009 + int(fold)
+
+
+def compile_model(recipe: RecipeConfig, spec: CompetitionSpec, strategy):
+    """The recipe's model, compiled with its optimizer and loss inside `strategy.scope()`."""
+    import keras
+
+    from kaggle_kit.training.losses import build_loss
+    from kaggle_kit.training.models import build_model
+    from kaggle_kit.training.optimizers import build_optimizer
+
+    with strategy.scope():
+        model = build_model(recipe.model, spec.image_shape, spec.num_classes)
+        model.compile(optimizer=build_optimizer(recipe.optimizer, float(recipe.optimizer.lr)),
+                      loss=build_loss(recipe.loss), metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+    return model
+
+
+@FOLD_TRAINERS.register("keras")
+class KerasFoldTrainer:
+    """A Keras model from the model registry, trained epoch by epoch with checkpoints (resumable)."""
+
+    def __init__(self):
+        self.strategy = None
+
+    @property
+    def models(self) -> Registry:
+        from kaggle_kit.training.models import MODELS
+
+        return MODELS
+
+    def device(self, recipe: RecipeConfig) -> str:
+        from kaggle_kit.training.strategy import detect_strategy
+
+        self.strategy = detect_strategy(mixed_precision=recipe.mixed_precision)
+        return self.strategy.describe()
+
+    def train_fold(self, fold: int, run_dir: Path, recipe: RecipeConfig, spec: CompetitionSpec, data: TrainData,
+                   reporter: Reporter) -> FoldResult:
+        """Train (or resume) one fold and write its artifacts; `done.json` is written last."""
+        import keras
+
+        from kaggle_kit.training.callbacks import BatchProgress, FoldCheckpoint
+        from kaggle_kit.training.data import eval_dataset, predict_probs, train_dataset
+        from kaggle_kit.training.schedules import build_schedule_callbacks
+        from kaggle_kit.training.strategy import set_determinism
+
+        if self.strategy is None:
+            self.device(recipe)
+        fdir = runs.fold_dir(run_dir, fold)
+        fdir.mkdir(parents=True, exist_ok=True)
+        chash = runs.config_hash(recipe)
+        x_tr, y_tr, x_va, y_va, va_rows = data.fold_arrays(fold)
+        steps = max(1, math.ceil(len(x_tr) / recipe.batch_size))
+        policy = keras.config.dtype_policy()
+        keras.backend.clear_session()  # frees the previous fold's graphs; it also resets the dtype policy
+        keras.config.set_dtype_policy(policy)
+        set_determinism(fold_seed(recipe.seed, fold), recipe.deterministic)
+        model = compile_model(recipe, spec, self.strategy.strategy)
+
+        state, resumed = self._resume(fold, fdir, model, chash, reporter)
+        initial_epoch = state.epoch
+        reporter.on_fold_start(fold, {"n_train": len(x_tr), "n_val": len(x_va), "epochs": recipe.epochs,
+                                      "initial_epoch": initial_epoch, "steps_per_epoch": steps, "resumed": resumed})
+        if initial_epoch < recipe.epochs and not state.stopped_early:
+            # A resumed fold must not replay epoch 1's shuffle and augmentation draws: offset the seed by the epoch.
+            train_ds = train_dataset(x_tr, y_tr, spec.num_classes, recipe.batch_size, recipe.augment,
+                                     seed=fold_seed(recipe.seed, fold) + 7919 * initial_epoch,
+                                     deterministic=recipe.deterministic)
+            val_ds = eval_dataset(x_va, y_va, spec.num_classes, batch_size=max(recipe.batch_size, 256))
+            callbacks = build_schedule_callbacks(recipe.schedule, float(recipe.optimizer.lr), recipe.epochs, steps)
+            if reporter.wants_batches:
+                callbacks.insert(0, BatchProgress(fold, steps, reporter))
+            callbacks.append(FoldCheckpoint(fdir, state, monitor=recipe.monitor, patience=recipe.early_stopping,
+                                            n_train=len(x_tr), config_hash=chash, reporter=reporter))
+            model.fit(train_ds, validation_data=val_ds, epochs=recipe.epochs, initial_epoch=initial_epoch,
+                      callbacks=callbacks, verbose=0, shuffle=False)
+        t_fit_end = time.perf_counter()
+
+        best = fdir / runs.BEST_WEIGHTS
+        if best.is_file():
+            model.load_weights(best)  # restore the best epoch by `monitor`
+        with atomic_path(fdir / runs.MODEL_KERAS) as tmp:
+            model.save(tmp)
+        oof = predict_probs(model, x_va)
+        holdout = data.holdout
+        hold_probs = predict_probs(model, holdout[0]) if holdout else None
+        history = state.history
+        seconds = sum(h.get("seconds", 0.0) for h in history) + (time.perf_counter() - t_fit_end)
+        ips = [h["images_per_sec"] for h in history[1:]] or [h["images_per_sec"] for h in history]
+        extra = {
+            "best_epoch": state.best_epoch, "epochs_run": int(state.epoch), "stopped_early": bool(state.stopped_early),
+            "monitor": recipe.monitor, "best_monitor": state.best, "seconds": seconds,
+            "images_per_sec": float(np.median(ips)) if ips else None,
+        }
+        metrics = write_fold_outputs(fdir, fold, spec, y_va, va_rows, oof, holdout, hold_probs, chash, extra,
+                                     model_file=runs.MODEL_KERAS)
+        for name in (runs.LAST_CKPT, runs.BEST_WEIGHTS, runs.STATE_FILE):
+            (fdir / name).unlink(missing_ok=True)
+        return FoldResult.from_metrics(fold, metrics, FoldStatus.RESUMED if resumed else FoldStatus.TRAINED)
+
+    @staticmethod
+    def _resume(fold: int, fdir: Path, model, chash: str, reporter: Reporter):
+        """(state, resumed): the fold's saved state with `last.keras` loaded into `model`, or a fresh state."""
+        from kaggle_kit.training.callbacks import FoldState
+
+        state_path, last = fdir / runs.STATE_FILE, fdir / runs.LAST_CKPT
+        if not (state_path.is_file() and last.is_file()):
+            return FoldState(fold=fold), False
+        saved = json.loads(state_path.read_text())
+        if saved.get("config_hash") not in (None, chash):
+            raise ConfigError(f"{state_path}: written by a different recipe (config hash {saved.get('config_hash')} "
+                              f"vs {chash}); delete {fdir} to retrain this fold")
+        model.optimizer.build(model.trainable_variables)
+        model.load_weights(last)  # a .keras file restores the optimizer's moments, iteration count and rate too
+        state = FoldState.from_json({"fold": fold, **saved})
+        if sha256_file(last) != saved.get("last_sha256"):
+            # Killed between writing last.keras and state.json: the checkpoint is one epoch ahead of the state.
+            state.epoch = saved["epoch"] + 1
+            reporter.message(f"fold {fold}: checkpoint is newer than its state file; resuming after epoch "
+                             f"{state.epoch} (that epoch's history row is lost)")
+        return state, True
