@@ -1,67 +1,91 @@
-# kaggle-kit: the common flows. `make help` lists them; variables can be overridden: make train FOLDS=5
+# kaggle-kit: the common flows. `make help` lists them.
+# In the kk checkout: make setup | test | demo | lint | bench.
+# From a competition project folder (one with kk.toml, written by `kk init`), point make at this file:
+#   make -f /path/to/kaggle-kit/Makefile download train EPOCHS=3
+# Variables left empty are not passed: kk then uses kk.toml and the recipe's own values.
 SHELL := /bin/bash
+# This file's folder: setup, test, lint and bench work on the checkout wherever make is run from.
+MAKEFILE_PATH := $(abspath $(lastword $(MAKEFILE_LIST)))
+KK_HOME := $(patsubst %/,%,$(dir $(MAKEFILE_PATH)))
 PYTHON ?= python3
-VENV ?= .venv
-KK := $(VENV)/bin/kk
+VENV ?= $(KK_HOME)/.venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.kk-installed
+# The checkout's own kk once `make setup` made it, else the one on PATH (pip install kaggle-kit).
+KK ?= $(if $(wildcard $(VENV)/bin/kk),$(VENV)/bin/kk,kk)
+HAVE_KK = @command -v $(KK) >/dev/null || { echo "make: no kk found: run make -f $(MAKEFILE_PATH) setup, or pip install kaggle-kit" >&2; exit 127; }
 
-COMPETITION ?= digit-recognizer
-RECIPE ?= default
-FOLDS ?= 5
+COMPETITION ?=
+RECIPE ?=
+FOLDS ?=
 EPOCHS ?=
-RUN ?= $(shell ls -dt runs/$(COMPETITION)/*/run.json 2>/dev/null | head -n1 | xargs -r dirname)
-WEIGHTS ?=
+TRAIN_ARGS ?=
 ACCELERATOR ?= --gpu
+RUN ?=
+WEIGHTS ?=
+KERNEL ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup test demo lint download train push-train weights push-inference submit bench bench-accuracy clean
 
 help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
-	@echo "  variables: COMPETITION=$(COMPETITION) RECIPE=$(RECIPE) FOLDS=$(FOLDS) RUN=<run dir> WEIGHTS=<owner/slug>"
+	@if [ -t 1 ]; then c=$$'\033[36m'; r=$$'\033[0m'; fi; \
+	grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_PATH) \
+	  | awk -v c="$$c" -v r="$$r" 'BEGIN {FS = ":.*?## "}; {printf "  %s%-16s%s %s\n", c, $$1, r, $$2}'
+	@echo "  variables (empty: kk.toml's or the recipe's value): COMPETITION=$(COMPETITION) RECIPE=$(RECIPE)"
+	@echo "    FOLDS=$(FOLDS) EPOCHS=$(EPOCHS) TRAIN_ARGS='$(TRAIN_ARGS)' ACCELERATOR=$(ACCELERATOR) RUN=$(RUN)"
+	@echo "    WEIGHTS=$(WEIGHTS) KERNEL=$(KERNEL)"
+	@echo "  from a project folder: make -f $(MAKEFILE_PATH) TARGET (kk: $(KK))"
 
-$(STAMP): pyproject.toml
+$(STAMP): $(KK_HOME)/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e "$(KK_HOME)[dev]"
 	@touch $(STAMP)
 
-setup: $(STAMP) ## Create .venv and install kk with its dev extras (fast when already done)
+setup: $(STAMP) ## Create the checkout's .venv and install kk with its dev extras (fast when already done)
 
 test: setup ## Run the whole test suite
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	cd $(KK_HOME) && $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 demo: setup ## Run the whole loop offline against the embedded Kaggle emulator
-	$(KK) demo
+	$(VENV)/bin/kk demo
 
 lint: setup ## Lint with ruff
-	$(VENV)/bin/ruff check kaggle_kit tests benchmarks
+	cd $(KK_HOME) && $(VENV)/bin/ruff check kaggle_kit tests benchmarks
 
-download: setup ## Download COMPETITION into datasets/
+download: ## Download the competition into datasets/
+	$(HAVE_KK)
 	$(KK) download $(COMPETITION)
 
-train: setup ## Train RECIPE with FOLDS folds locally
-	$(KK) train $(COMPETITION) --recipe $(RECIPE) --folds $(FOLDS) $(if $(EPOCHS),--epochs $(EPOCHS))
+train: ## Train locally (RECIPE, FOLDS, EPOCHS, TRAIN_ARGS='--limit 8000 --set ...')
+	$(HAVE_KK)
+	$(KK) train $(COMPETITION) $(if $(RECIPE),--recipe $(RECIPE)) $(if $(FOLDS),--folds $(FOLDS)) \
+	  $(if $(EPOCHS),--epochs $(EPOCHS)) $(TRAIN_ARGS)
 
-push-train: setup ## Push a training kernel to Kaggle (ACCELERATOR=--gpu|--tpu) and wait for it
-	$(KK) push-kernel train $(COMPETITION) --recipe $(RECIPE) $(ACCELERATOR) --wait
+push-train: ## Train in a Kaggle kernel (ACCELERATOR=--gpu|--tpu|--cpu) and bring the run home
+	$(HAVE_KK)
+	$(KK) push-kernel train $(COMPETITION) $(if $(RECIPE),--recipe $(RECIPE)) $(if $(FOLDS),--folds $(FOLDS)) \
+	  $(if $(EPOCHS),--epochs $(EPOCHS)) $(TRAIN_ARGS) $(ACCELERATOR) --wait
 
-weights: setup ## Publish the newest run's (or RUN=...) weights as a Kaggle dataset
+weights: ## Publish the newest run's (or RUN=...) weights as a Kaggle dataset (a new version each time)
+	$(HAVE_KK)
 	$(KK) upload-weights $(RUN)
 
-push-inference: setup ## Push the offline inference kernel for WEIGHTS=owner/slug and wait
-	$(KK) push-kernel inference $(COMPETITION) --weights $(WEIGHTS) --no-internet --wait
+push-inference: ## Run the offline inference kernel on the newest published weights (or WEIGHTS=owner/slug)
+	$(HAVE_KK)
+	$(KK) push-kernel inference $(COMPETITION) $(if $(WEIGHTS),--weights $(WEIGHTS)) --no-internet --wait
 
-submit: setup ## Submit the newest validated submission
-	$(KK) submit $(COMPETITION)
+submit: ## Submit the newest valid submission (or KERNEL=owner/slug's) and wait for its score
+	$(HAVE_KK)
+	$(KK) submit $(COMPETITION) $(if $(KERNEL),--kernel $(KERNEL)) --wait
 
 bench: setup ## Run the fast benchmarks (loading, input pipeline, augmentation, inference, scaling; ~10 min)
-	$(PY) -m benchmarks.run --fast
+	cd $(KK_HOME) && $(PY) -m benchmarks.run --fast
 
 bench-accuracy: setup ## Run the accuracy-per-CPU-minute benchmark (hours; resumable, finished jobs are kept)
-	$(PY) -m benchmarks.run --accuracy
+	cd $(KK_HOME) && $(PY) -m benchmarks.run --accuracy
 
 clean: ## Remove build outputs (keeps datasets/ and runs/)
 	rm -rf kernels/build .pytest_cache

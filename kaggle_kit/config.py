@@ -21,11 +21,11 @@ Example:
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
 
 import tomli_w
-import tomllib
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from kaggle_kit.errors import ConfigError

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kaggle_kit import __version__
+from kaggle_kit import __version__, tf_logging
 from kaggle_kit.cli import data, demo, emulator, kaggle, kernels, training
 from kaggle_kit.cli.common import KKGroup, console
 
@@ -39,8 +39,12 @@ def _version(value: bool) -> None:
 def _root(
     version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
                                                     help="Print the version and exit.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", envvar=tf_logging.VERBOSE_ENV,
+                                          help="Show TensorFlow's C++ logs (hidden by default).")] = False,
 ) -> None:
     """kaggle-kit (kk)."""
+    if verbose:
+        tf_logging.loud()
 
 
 for _area in AREAS:
@@ -48,4 +52,6 @@ for _area in AREAS:
 
 
 def main() -> None:
+    # First, before any command imports TensorFlow; the environment it sets reaches kk's child processes too.
+    tf_logging.quiet()
     app()
