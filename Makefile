@@ -52,8 +52,10 @@ test: setup ## Run the whole test suite
 demo: setup ## Run the whole loop offline against the embedded Kaggle emulator
 	$(VENV)/bin/kk demo
 
-lint: setup ## Lint with ruff
+lint: setup ## Lint: ruff, the import contracts (.importlinter), mypy on the core (ARCHITECTURE.md)
 	cd $(KK_HOME) && $(VENV)/bin/ruff check kaggle_kit tests benchmarks
+	cd $(KK_HOME) && $(VENV)/bin/lint-imports --no-cache
+	cd $(KK_HOME) && $(VENV)/bin/mypy
 
 download: ## Download the competition into datasets/
 	$(HAVE_KK)

@@ -68,8 +68,9 @@ def quiet() -> bool:
             os.environ[name] = value
             _state["env"][name] = value
     if _state["finder"] is None and not any(m in sys.modules for m in NOISY_IMPORTS):
-        _state["finder"] = _QuietImport(NOISY_IMPORTS)
-        sys.meta_path.insert(0, _state["finder"])
+        finder = _QuietImport(NOISY_IMPORTS)
+        _state["finder"] = finder
+        sys.meta_path.insert(0, finder)
     return True
 
 
