@@ -305,6 +305,7 @@ class KernelsBackend(ServiceBackend):
         return input_mounts(comps, datasets, kernels, layout=self.layout)
 
     def _session(self, kernel: Kernel, v: KernelVersion) -> None:
+        from kaggle_kit.accelerators import Accelerator
         from kaggle_kit.kernels.sandbox import run_kernel
 
         key = (kernel.ref, v.number)
@@ -327,7 +328,7 @@ class KernelsBackend(ServiceBackend):
                 self.save()
             s = v.settings
             timeout = min(float(s["sessionTimeoutSeconds"] or self.session_timeout), self.session_timeout)
-            accelerator = "tpu" if s["enableTpu"] else "gpu" if s["enableGpu"] else "cpu"
+            accelerator = Accelerator.from_switches(s["enableGpu"], s["enableTpu"], s["machineShape"]).kind
             notes = [f"kaggle emulator session for {kernel.ref} version {v.number} (timeout {timeout:g} s)"]
             if accelerator == "cpu" and s["machineShape"]:
                 notes.append(f"machine shape {s['machineShape']} requested without enable_gpu/enable_tpu: CPU session")

@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kaggle_kit import __version__
+from kaggle_kit.accelerators import Accelerator
 from kaggle_kit.errors import KKError
 from kaggle_kit.io import atomic_write_json, atomic_write_text
 from kaggle_kit.kernels.bundle import Bundle, build_bundle
-from kaggle_kit.kernels.metadata import METADATA_FILE, Accelerator, kernel_metadata, kernel_slug
+from kaggle_kit.kernels.metadata import METADATA_FILE, kernel_metadata, kernel_slug
 
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 TEMPLATES = {"train": "kernel_train.py.j2", "inference": "kernel_inference.py.j2"}
