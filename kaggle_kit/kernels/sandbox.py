@@ -8,7 +8,7 @@ clean environment, no internet unless asked for, a session timeout, and a Kaggle
   site-packages *minus* what Kaggle's image lacks or a kernel must not use (kaggle_kit itself, typer, click,
   flask, werkzeug, tomli_w, the kaggle client). A kernel that works here therefore imports its embedded
   kaggle_kit, not the installed one, and needs nothing from the command line's stack.
-- **Inputs** under `$KK_KAGGLE_INPUT` (a temporary folder): each `Mount` mirrors a source folder there as real
+- **Inputs** under `$KK_KAGGLE_INPUT` (a temporary folder): each `Mount` (see `mounts`) mirrors a source folder there as real
   folders holding links to the files (so a cache written beside the data lands in the temporary folder).
 - **Working folder** `$KK_KAGGLE_WORKING` (also the current folder), copied back to `output_dir` at the end.
 - **Environment**: built from scratch (no `KAGGLE_*` credentials, no proxies); no GPU unless the kernel asked for
@@ -19,12 +19,12 @@ clean environment, no internet unless asked for, a session timeout, and a Kaggle
   are not covered), and the log says so.
 - **Log**: a list of `{"stream_name": "stdout"|"stderr", "time": seconds, "data": line}`, Kaggle's format.
 
-Example:
-    >>> result = run_kernel("kernels/build/digit-recognizer-kk-inference/digit-recognizer-kk-inference.py",
-    ...                     mounts=[Mount("datasets/digit-recognizer", "competitions/digit-recognizer")],
-    ...                     output_dir="kernels/build/digit-recognizer-kk-inference/output", internet=False)
-    >>> result.status, result.outputs
-    ('COMPLETE', ['kk-result.json', 'submission.csv', ...])
+Example (needs a rendered kernel and its inputs, so a plain code block):
+
+    result = run_kernel("kernels/build/digit-recognizer-kk-inference/digit-recognizer-kk-inference.py",
+                        mounts=[Mount("datasets/digit-recognizer", "competitions/digit-recognizer")],
+                        output_dir="kernels/build/digit-recognizer-kk-inference/output", internet=False)
+    result.status, result.outputs   # ('COMPLETE', ['kk-result.json', 'submission.csv', ...])
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from kaggle_kit.errors import KKError
+from kaggle_kit.kernels.mounts import Mount, input_mounts  # noqa: F401 - the emulator mounts through here
 from kaggle_kit.kernels.runtime import INPUT_ENV, WORKING_ENV
 
 # Distributions a kernel must run without (Kaggle's image lacks them, or kernels must not use them).
@@ -57,41 +58,6 @@ LOG_TAIL = 25
 
 class SandboxError(KKError):
     """The kernel cannot be run as asked (e.g. internet must be cut and this machine cannot cut it)."""
-
-
-@dataclass(frozen=True)
-class Mount:
-    """Mirror folder `source` at `<input root>/<target>` (target e.g. `competitions/digit-recognizer`)."""
-
-    source: Path | str
-    target: str
-
-
-LAYOUTS = ("nested", "flat")
-
-
-def input_mounts(competitions: dict[str, Path] | None = None, datasets: dict[str, Path] | None = None,
-                 kernels: dict[str, Path] | None = None, layout: str = "nested") -> list[Mount]:
-    """Where Kaggle mounts each source under the input root.
-
-    `nested` (Kaggle's current layout): `competitions/<slug>`, `datasets/<owner>/<slug>`,
-    `notebooks/<owner>/<slug>`; `flat` (the classic one): `<slug>` for everything. Keys are the competition
-    slug or `owner/slug`; values the local folders holding the files.
-    """
-    if layout not in LAYOUTS:
-        raise SandboxError(f"input layout {layout!r}: choose {' or '.join(LAYOUTS)}")
-    mounts = []
-    for slug, folder in (competitions or {}).items():
-        mounts.append(Mount(folder, f"competitions/{slug}" if layout == "nested" else slug))
-    for kind, sources in (("datasets", datasets or {}), ("notebooks", kernels or {})):
-        for ref, folder in sources.items():
-            owner, _, slug = ref.partition("/")
-            mounts.append(Mount(folder, f"{kind}/{owner}/{slug}" if layout == "nested" else slug))
-    targets = [m.target for m in mounts]
-    clash = sorted({t for t in targets if targets.count(t) > 1})
-    if clash:
-        raise SandboxError(f"two inputs would be mounted at {clash[0]!r} in the flat layout; use layout nested")
-    return mounts
 
 
 @dataclass
