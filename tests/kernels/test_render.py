@@ -12,9 +12,9 @@ import pytest
 from kernel_helpers import KEY
 from typer.testing import CliRunner
 
+from kaggle_kit.accelerators import Accelerator
 from kaggle_kit.cli import app
 from kaggle_kit.kernels.bundle import FORBIDDEN, build_bundle, kernel_modules, read_bundle
-from kaggle_kit.accelerators import Accelerator
 from kaggle_kit.kernels.metadata import kernel_metadata, validate_metadata
 from kaggle_kit.kernels.sandbox import kernel_site_dir
 
