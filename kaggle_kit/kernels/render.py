@@ -8,12 +8,12 @@ kaggle_kit bundle at the bottom (see `kaggle_kit.kernels.bundle`).
 
 Rendering is deterministic: the same plan and the same code give byte-identical files.
 
-Example:
-    >>> plan = train_plan("local", "digit-recognizer", load_recipe("default", ["epochs=1"]), folds=[0, 1],
-    ...                   accelerator=Accelerator.from_flags(gpu=True))
-    >>> kernel = render_kernel(plan, "kernels/build")
-    >>> kernel.code_file.name, kernel.metadata["machine_shape"]
-    ('digit-recognizer-kk-train.py', 'NvidiaTeslaT4')
+Example (writes into kernels/build/, so a plain code block):
+
+    plan = train_plan("local", "digit-recognizer", load_recipe("default", ["epochs=1"]), "run-1", folds=[0, 1],
+                      accelerator=Accelerator.from_flags(gpu=True))
+    kernel = render_kernel(plan, "kernels/build")
+    kernel.code_file.name, kernel.metadata["machine_shape"]   # ('digit-recognizer-kk-train.py', 'NvidiaTeslaT4')
 """
 
 from __future__ import annotations
