@@ -19,6 +19,7 @@ from kaggle_kit.cli.common import CompetitionArg, DataDirOpt, JsonOpt, console, 
 from kaggle_kit.errors import KKError
 from kaggle_kit.kernels import workflow as wf
 from kaggle_kit.kernels.mounts import InputLayout
+from kaggle_kit.status import KernelStatus
 
 RecipeOpt = Annotated[Optional[str], typer.Option("--recipe", "-r", help="Bundled recipe name (default: kk.toml's "
                                                   "recipe, else 'default').", show_default=False)]
@@ -81,7 +82,7 @@ class _Follow:
 
     def log_tail(self, k: wf.KernelReport, lines: list[str]) -> None:
         self.stop()
-        complete = k.status == "COMPLETE"
+        complete = k.status == KernelStatus.COMPLETE
         _print_tail(lines, f"{k.ref} v{k.version} log (last lines):", "dim" if complete else "red")
         if k.warning:
             err_console.print(f"[yellow]warning:[/] {k.warning}", soft_wrap=True)
@@ -212,7 +213,7 @@ def _render_push(report: wf.PushReport, waited: bool, as_json: bool) -> None:
         emit_json(report.to_json())
     else:
         for k in report.kernels:
-            done = f" -> {k.run_dir or k.submission or k.output_dir}" if k.status == "COMPLETE" else ""
+            done = f" -> {k.run_dir or k.submission or k.output_dir}" if k.status == KernelStatus.COMPLETE else ""
             console.print(f"{k.ref} version {k.version}: " + (f"{k.status}{done}" if waited else "pushed"),
                           soft_wrap=True)
     if report.failed:
@@ -224,7 +225,7 @@ def kernel_status_cmd(ref: RefArg, as_json: JsonOpt = False) -> None:
     status = wf.kaggle_client().kernel_status(ref)
     if as_json:
         return emit_json({"ref": ref, "status": status.status, "failure_message": status.failure_message})
-    colour = {"COMPLETE": "green", "ERROR": "red"}.get(status.status, "yellow")
+    colour = {KernelStatus.COMPLETE: "green", KernelStatus.ERROR: "red"}.get(status.status, "yellow")
     console.print(f"{ref}: [{colour}]{status.status}[/]" + (f"  {status.failure_message}"
                                                              if status.failure_message else ""), soft_wrap=True)
 
@@ -280,7 +281,7 @@ def run_kernel_cmd(
                               emoji=False)
 
     result = run_rendered_kernel(folder, datasets_root, out, layout, timeout, allow_weak_isolation, on_line=show)
-    ok = result.status == "COMPLETE"
+    ok = result.status == KernelStatus.COMPLETE
     if as_json:
         emit_json({"status": result.status, "failure_message": result.failure_message,
                    "output_dir": str(result.output_dir), "outputs": result.outputs, "isolation": result.isolation,

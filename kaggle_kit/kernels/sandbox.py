@@ -47,6 +47,7 @@ from pathlib import Path
 from kaggle_kit.errors import KKError
 from kaggle_kit.kernels.mounts import Mount, input_mounts  # noqa: F401 - the emulator mounts through here
 from kaggle_kit.kernels.runtime import INPUT_ENV, WORKING_ENV
+from kaggle_kit.status import KernelStatus
 
 # Distributions a kernel must run without (Kaggle's image lacks them, or kernels must not use them).
 HIDDEN_DISTRIBUTIONS = ("kaggle-kit", "typer", "click", "shellingham", "flask", "werkzeug", "itsdangerous",
@@ -64,7 +65,7 @@ class SandboxError(KKError):
 class SandboxResult:
     """How a kernel run ended: status COMPLETE or ERROR, its log (Kaggle format), and the outputs copied back."""
 
-    status: str
+    status: KernelStatus
     returncode: int | None
     failure_message: str | None
     log: list[dict]
@@ -345,13 +346,13 @@ def run_kernel(code_file: str | Path, output_dir: str | Path, mounts: list[Mount
             r.join(timeout=10)
         seconds = time.monotonic() - t0
         if timed_out:
-            status, failure = "ERROR", f"Kernel exceeded its session timeout of {timeout:g} seconds and was stopped"
+            status, failure = KernelStatus.ERROR, f"Kernel exceeded its session timeout of {timeout:g} seconds and was stopped"
         elif cancelled:
-            status, failure = "ERROR", "Kernel session was cancelled"
+            status, failure = KernelStatus.ERROR, "Kernel session was cancelled"
         elif proc.returncode != 0:
-            status, failure = "ERROR", _failure(proc.returncode, log)
+            status, failure = KernelStatus.ERROR, _failure(proc.returncode, log)
         else:
-            status, failure = "COMPLETE", None
+            status, failure = KernelStatus.COMPLETE, None
         with lock:
             log.sort(key=lambda e: e["time"])
             entries = list(log)

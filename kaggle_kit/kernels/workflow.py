@@ -250,7 +250,7 @@ def push_and_follow(client, kernels: list, planning: KernelPlanning, options: Wa
     reports = []
     for k in kernels:
         p = push_kernel(client, k, timeout=options.session_timeout)
-        report = KernelReport(planning.kind, p.ref, p.build_dir, p.version, "QUEUED", p.url)
+        report = KernelReport(planning.kind, p.ref, p.build_dir, p.version, KernelStatus.QUEUED, p.url)
         reports.append(report)
         progress.on_pushed(report)
     result = PushReport(planning.kind, reports)
