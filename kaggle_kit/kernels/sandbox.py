@@ -115,15 +115,17 @@ def _hidden_cached() -> frozenset[str]:
     return frozenset(_hidden_top_levels())
 
 
+_SITE_LOCK = threading.Lock()  # the emulator's sessions are threads of one process
+
+
 def kernel_site_dir() -> Path:
     """A folder of links to this environment's site-packages without the hidden distributions (built once).
 
-    It lives in the temp folder under a name derived from the site-packages it mirrors, and is rebuilt when
-    missing, so concurrent kernels share it.
+    It lives in the temp folder under a name derived from what it holds (the site-packages it mirrors and the
+    entries it links), so concurrent kernels share it, and environments that hide other distributions get their
+    own instead of rebuilding each other's.
     """
     sites = _site_dirs()
-    key = hashlib.sha256("|".join(map(str, sites)).encode() + sys.version.encode()).hexdigest()[:12]
-    target = Path(tempfile.gettempdir()) / f"kk-kernel-site-{key}"
     hidden = _hidden_cached()
     wanted = {}
     for site in sites:
@@ -132,19 +134,25 @@ def kernel_site_dir() -> Path:
                     or entry.name == "__pycache__" or entry.name in wanted:
                 continue
             wanted[entry.name] = entry
-    if target.is_dir() and {p.name for p in target.iterdir()} == set(wanted):
-        return target
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    for name, entry in wanted.items():
-        (tmp / name).symlink_to(entry)
-    old = target.with_name(f".{target.name}.old.{os.getpid()}")
-    if target.exists():
-        os.replace(target, old)
-    try:
-        os.replace(tmp, target)
-    except OSError:  # another process won the race; theirs is as good
-        shutil.rmtree(tmp, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)
+    content = "|".join(map(str, sites)) + sys.version + "|".join(sorted(wanted))
+    target = Path(tempfile.gettempdir()) / f"kk-kernel-site-{hashlib.sha256(content.encode()).hexdigest()[:12]}"
+    with _SITE_LOCK:
+        if target.is_dir() and {p.name for p in target.iterdir()} == set(wanted):
+            return target
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        for name, entry in wanted.items():
+            (tmp / name).symlink_to(entry)
+        old = target.with_name(f".{target.name}.old.{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        try:
+            os.replace(target, old)
+        except FileNotFoundError:
+            pass
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another process won the race; theirs is as good
+            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
     return target
 
 

@@ -198,3 +198,26 @@ open(os.path.join(d, ".kk-cache", "key.json"), "w").write("{}")
     res = run_kernel(code, tmp_path / "out", mounts=[Mount(src, "x")], internet=True)
     assert res.status == "COMPLETE", res.log_tail()
     assert sorted(p.name for p in src.iterdir()) == ["a.csv"]
+
+
+def test_concurrent_sessions_share_one_kernel_site_dir(tmp_path):
+    """The emulator runs parallel kernels as threads of one process: a stale folder is rebuilt once, not raced."""
+    from kaggle_kit.kernels.sandbox import kernel_site_dir
+
+    target = kernel_site_dir()
+    (target / "zz-stale-entry").symlink_to(tmp_path)  # as if another environment had built it
+    got, errors = [], []
+
+    def build():
+        try:
+            got.append(kernel_site_dir())
+        except Exception as exc:  # noqa: BLE001 - collected, asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and set(got) == {target}
+    assert not (target / "zz-stale-entry").exists() and (target / "numpy").exists()
