@@ -46,6 +46,17 @@ DataDirOpt = Annotated[
     typer.Option("--data-dir", help="Folder holding the competition's files (default: datasets/<competition>).",
                  show_default=False),
 ]
+# How a command names the recipe it trains (kk train, kk lr-find, kk push-kernel train).
+RecipeOpt = Annotated[Optional[str], typer.Option("--recipe", "-r", help="Bundled recipe name (kk recipes lists "
+                                                  "them); default: kk.toml's recipe, else 'default'.",
+                                                  show_default=False)]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="A recipe TOML file (instead of --recipe).",
+                                                   show_default=False)]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a recipe setting, e.g. "
+                                                     "--set optimizer.name=nadam --set augment.rotation=15 "
+                                                     "(repeatable).", show_default=False)]
+LimitOpt = Annotated[Optional[int], typer.Option("--limit", help="Use a stratified sample of N training rows.",
+                                                 show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result, no progress.")]
 

@@ -15,9 +15,13 @@ from rich.table import Table
 
 from kaggle_kit.cli.common import (
     CompetitionArg,
+    ConfigOpt,
     DataDirOpt,
     JsonOpt,
+    LimitOpt,
     QuietOpt,
+    RecipeOpt,
+    SetOpt,
     announce,
     console,
     emit_json,
@@ -29,17 +33,6 @@ from kaggle_kit.training.config import ExtraData
 from kaggle_kit.training.recipes import resolve_recipe
 from kaggle_kit.training.reporting import Reporter
 from kaggle_kit.training.results import FoldStatus
-
-RecipeOpt = Annotated[Optional[str], typer.Option("--recipe", "-r", help="Bundled recipe name (kk recipes lists "
-                                                  "them); default: kk.toml's recipe, else 'default'.",
-                                                  show_default=False)]
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="A recipe TOML file (instead of --recipe).",
-                                                   show_default=False)]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a recipe setting, e.g. "
-                                                     "--set optimizer.name=nadam --set augment.rotation=15 "
-                                                     "(repeatable).", show_default=False)]
-LimitOpt = Annotated[Optional[int], typer.Option("--limit", help="Use a stratified sample of N training rows.",
-                                                 show_default=False)]
 
 
 def register(app: typer.Typer) -> None:

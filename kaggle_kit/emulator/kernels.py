@@ -30,6 +30,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from kaggle_kit.accelerators import Accelerator
 from kaggle_kit.emulator.competitions import CompetitionsBackend, Submission
 from kaggle_kit.emulator.core import EmulatorError, EmulatorRoot, ServiceBackend, bad_request, not_found
 from kaggle_kit.emulator.datasets import DatasetsBackend
@@ -232,7 +233,7 @@ class KernelsBackend(ServiceBackend):
         thread.start()
 
     def _mounts(self, kernel: Kernel, v: KernelVersion) -> list:
-        from kaggle_kit.kernels.sandbox import input_mounts
+        from kaggle_kit.kernels.mounts import input_mounts
 
         s = v.settings
         comps = {slug: self.competitions.get(slug).data_dir for slug in s.competition_data_sources}
@@ -276,7 +277,7 @@ class KernelsBackend(ServiceBackend):
                 self.save()
             s = v.settings
             timeout = min(float(s.session_timeout_seconds or self.session_timeout), self.session_timeout)
-            accelerator = "tpu" if s.enable_tpu else "gpu" if s.enable_gpu else "cpu"
+            accelerator = Accelerator.from_switches(s.enable_gpu, s.enable_tpu, s.machine_shape).kind
             notes = [f"kaggle emulator session for {kernel.ref} version {v.number} (timeout {timeout:g} s)"]
             if accelerator == "cpu" and s.machine_shape:
                 notes.append(f"machine shape {s.machine_shape} requested without enable_gpu/enable_tpu: CPU session")

@@ -1,14 +1,8 @@
 """`kernel-metadata.json`: what Kaggle runs (code file, sources) and on what (accelerator, internet).
 
 Every field Kaggle defaults is written explicitly, so a kernel never gets the client's surprising defaults
-(internet *on*, private). The accelerator flags map to Kaggle machine shapes:
-
-| flag                    | enable_gpu | enable_tpu | machine_shape                     |
-|-------------------------|------------|------------|-----------------------------------|
-| `--cpu` (the default)   | false      | false      | null (Kaggle's CPU session)       |
-| `--gpu`                 | true       | false      | `NvidiaTeslaT4` (the "T4 x2" shape) |
-| `--tpu`                 | false      | true       | `TpuV5E8` (TPU v5e-8)             |
-| `--accelerator SHAPE`   | by SHAPE: `Nvidia*` -> GPU, `Tpu*` -> TPU            | SHAPE  |
+(internet *on*, private). The accelerator switches come from `kaggle_kit.accelerators.Accelerator` (the
+flags -> machine shape table).
 
 Kaggle derives a kernel's slug from its title, so titles here always slugify back to the slug.
 
@@ -24,20 +18,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
+from kaggle_kit.accelerators import Accelerator
 from kaggle_kit.errors import KKError
 
 METADATA_FILE = "kernel-metadata.json"
-DEFAULT_GPU_SHAPE = "NvidiaTeslaT4"
-DEFAULT_TPU_SHAPE = "TpuV5E8"
-# Shapes Kaggle has offered; others are passed through with a warning (Kaggle adds shapes over time).
-KNOWN_SHAPES = {
-    "NvidiaTeslaT4": "gpu", "NvidiaTeslaP100": "gpu", "NvidiaL4": "gpu", "NvidiaL4X1": "gpu", "NvidiaH100": "gpu",
-    "TpuV5E8": "tpu", "Tpu1VmV38": "tpu", "TpuV6E8": "tpu",
-}
-RETIRED_SHAPES = {"NvidiaTeslaP100": "NvidiaTeslaT4", "Tpu1VmV38": "TpuV5E8"}
 SLUG_MIN, SLUG_MAX = 5, 50
 
 
@@ -51,65 +37,6 @@ def kernel_slug(competition: str, kind: str, part: str | None = None) -> str:
     tail = f"-kk-{kind}" + (f"-{part}" if part else "")
     head = slugify(competition)[: SLUG_MAX - len(tail)].strip("-")
     return head + tail
-
-
-@dataclass(frozen=True)
-class Accelerator:
-    """What a kernel asks Kaggle for: `kind` cpu/gpu/tpu and the machine shape (None for CPU)."""
-
-    kind: str = "cpu"
-    machine_shape: str | None = None
-
-    @property
-    def enable_gpu(self) -> bool:
-        return self.kind == "gpu"
-
-    @property
-    def enable_tpu(self) -> bool:
-        return self.kind == "tpu"
-
-    def describe(self) -> str:
-        return "CPU" if self.kind == "cpu" else f"{self.kind.upper()} ({self.machine_shape})"
-
-    @classmethod
-    def from_flags(cls, gpu: bool = False, tpu: bool = False, accelerator: str | None = None,
-                   cpu: bool = False) -> Accelerator:
-        """One of `--gpu`, `--tpu`, `--accelerator SHAPE`, `--cpu` (none given: CPU)."""
-        given = [name for name, on in (("--gpu", gpu), ("--tpu", tpu), ("--accelerator", bool(accelerator)),
-                                       ("--cpu", cpu)) if on]
-        if len(given) > 1:
-            raise KKError(f"choose one accelerator option, not {' and '.join(given)}")
-        if gpu:
-            return cls("gpu", DEFAULT_GPU_SHAPE)
-        if tpu:
-            return cls("tpu", DEFAULT_TPU_SHAPE)
-        if accelerator:
-            return cls.from_shape(accelerator)
-        return cls("cpu", None)
-
-    @classmethod
-    def from_shape(cls, shape: str) -> Accelerator:
-        shape = shape.strip()
-        if shape.lower() in ("none", "cpu"):
-            return cls("cpu", None)
-        kind = KNOWN_SHAPES.get(shape)
-        if kind is None:
-            low = shape.lower()
-            kind = "gpu" if low.startswith("nvidia") else "tpu" if low.startswith("tpu") else None
-        if kind is None:
-            raise KKError(f"--accelerator {shape!r}: not a Kaggle machine shape",
-                          hint=f"Known shapes: {', '.join(KNOWN_SHAPES)} (or use --gpu / --tpu / --cpu).")
-        return cls(kind, shape)
-
-    def warnings(self) -> list[str]:
-        out = []
-        if self.machine_shape in RETIRED_SHAPES:
-            out.append(f"machine shape {self.machine_shape} is retired on Kaggle; "
-                       f"{RETIRED_SHAPES[self.machine_shape]} is its replacement")
-        elif self.machine_shape and self.machine_shape not in KNOWN_SHAPES:
-            out.append(f"machine shape {self.machine_shape} is not one kk knows ({', '.join(KNOWN_SHAPES)}); "
-                       "passing it to Kaggle as given")
-        return out
 
 
 def kernel_metadata(ref: str, code_file: str, accelerator: Accelerator, internet: bool, public: bool = False,

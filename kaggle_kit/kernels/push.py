@@ -10,11 +10,12 @@ A kernel's log is Kaggle's JSON array of `{"stream_name", "time", "data"}`; `log
 `accelerator_warning` reads the strategy line the kernel printed and says when it asked for a GPU/TPU and did
 not get one.
 
-Example:
-    >>> pushed = push_kernel(client, render_kernel(plan))
-    >>> [final] = wait_kernels(client, [(pushed.ref, pushed.version)], poll=30)
-    >>> out = fetch_outputs(client, pushed.ref, pushed.version, "kernels/build/x/output")
-    >>> install_run(out.folder, runs_dir())
+Example (needs a Kaggle client and a rendered kernel, so a plain code block):
+
+    pushed = push_kernel(client, render_kernel(plan))
+    [final] = wait_kernels(client, [(pushed.ref, pushed.version)], poll=30)
+    out = fetch_outputs(client, pushed.ref, pushed.version, "kernels/build/x/output")
+    install_run([kernel_run_dir(out)], runs_base())
 """
 
 from __future__ import annotations
@@ -26,12 +27,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kaggle_kit.accelerators import Accelerator
 from kaggle_kit.errors import KKError
-from kaggle_kit.kernels.metadata import Accelerator
 from kaggle_kit.kernels.runtime import RESULT_FILE, RESULT_PREFIX, RUNTIME_PREFIX
 from kaggle_kit.kernels.sandbox import log_tail
+from kaggle_kit.status import KernelStatus
 
-DONE = ("COMPLETE", "ERROR", "CANCEL_ACKNOWLEDGED")
+
+def finished(status: str) -> bool:
+    """Whether a session status is final; statuses kk does not know (Kaggle's `NEW_SCRIPT`, ...) are not."""
+    try:
+        return KernelStatus(str(status)).finished
+    except ValueError:
+        return False
 
 
 def owner_name(client=None) -> str:
@@ -101,7 +109,7 @@ def wait_kernels(client, targets: list[tuple[str, int | None]], poll: float = 30
         for i, (ref, version) in enumerate(targets):
             if i not in final:
                 status = client.kernel_status(ref, version)
-                if status.status in DONE:
+                if finished(status.status):
                     final[i] = status
                 states[ref] = status.status
             else:

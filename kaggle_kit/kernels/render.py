@@ -8,12 +8,12 @@ kaggle_kit bundle at the bottom (see `kaggle_kit.kernels.bundle`).
 
 Rendering is deterministic: the same plan and the same code give byte-identical files.
 
-Example:
-    >>> plan = train_plan("local", "digit-recognizer", load_recipe("default", ["epochs=1"]), folds=[0, 1],
-    ...                   accelerator=Accelerator.from_flags(gpu=True))
-    >>> kernel = render_kernel(plan, "kernels/build")
-    >>> kernel.code_file.name, kernel.metadata["machine_shape"]
-    ('digit-recognizer-kk-train.py', 'NvidiaTeslaT4')
+Example (writes into kernels/build/, so a plain code block):
+
+    plan = train_plan("local", "digit-recognizer", load_recipe("default", ["epochs=1"]), "run-1", folds=[0, 1],
+                      accelerator=Accelerator.from_flags(gpu=True))
+    kernel = render_kernel(plan, "kernels/build")
+    kernel.code_file.name, kernel.metadata["machine_shape"]   # ('digit-recognizer-kk-train.py', 'NvidiaTeslaT4')
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kaggle_kit import __version__
+from kaggle_kit.accelerators import Accelerator
 from kaggle_kit.errors import KKError
 from kaggle_kit.io import atomic_write_json, atomic_write_text
 from kaggle_kit.kernels.bundle import Bundle, build_bundle
-from kaggle_kit.kernels.metadata import METADATA_FILE, Accelerator, kernel_metadata, kernel_slug
+from kaggle_kit.kernels.metadata import METADATA_FILE, kernel_metadata, kernel_slug
 
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 TEMPLATES = {"train": "kernel_train.py.j2", "inference": "kernel_inference.py.j2"}

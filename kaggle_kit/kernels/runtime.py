@@ -18,9 +18,10 @@ Two lines of the log are for `kk` to read back (the rest is for people):
     kk runtime: {"accelerator": "cpu", "devices": [...], "strategy": "...", ...}
     kk result: {"status": "ok", "run_dir": "runs/<competition>/<run-id>", ...}
 
-Example (what a rendered training kernel does):
-    >>> main({"kind": "train", "competition": "digit-recognizer", "run_id": "20261122-053012-default",
-    ...       "folds": [0, 1]}, recipe_toml=open("config.toml").read(), spec_json=None)
+Example (what a rendered training kernel does; it needs Kaggle's input folders, so a plain code block):
+
+    main({"kind": "train", "competition": "digit-recognizer", "run_id": "20261122-053012-default",
+          "folds": [0, 1]}, recipe_toml=open("config.toml").read(), spec_json=None)
 """
 
 from __future__ import annotations
@@ -303,6 +304,9 @@ def run_inference(settings: dict, spec_json: str | None) -> dict:
 
 def main(settings: dict, recipe_toml: str | None = None, spec_json: str | None = None) -> dict:
     """Run the kernel described by `settings` (kind train/inference); exits non-zero with a clear message on error."""
+    from kaggle_kit.tf_logging import quiet
+
+    quiet()  # before TensorFlow loads: its C++ start-up noise would bury the kernel's own log lines
     kind = settings.get("kind")
     try:
         if kind == "train":

@@ -8,7 +8,7 @@ clean environment, no internet unless asked for, a session timeout, and a Kaggle
   site-packages *minus* what Kaggle's image lacks or a kernel must not use (kaggle_kit itself, typer, click,
   flask, werkzeug, tomli_w, the kaggle client). A kernel that works here therefore imports its embedded
   kaggle_kit, not the installed one, and needs nothing from the command line's stack.
-- **Inputs** under `$KK_KAGGLE_INPUT` (a temporary folder): each `Mount` mirrors a source folder there as real
+- **Inputs** under `$KK_KAGGLE_INPUT` (a temporary folder): each `Mount` (see `mounts`) mirrors a source folder there as real
   folders holding links to the files (so a cache written beside the data lands in the temporary folder).
 - **Working folder** `$KK_KAGGLE_WORKING` (also the current folder), copied back to `output_dir` at the end.
 - **Environment**: built from scratch (no `KAGGLE_*` credentials, no proxies); no GPU unless the kernel asked for
@@ -19,12 +19,12 @@ clean environment, no internet unless asked for, a session timeout, and a Kaggle
   are not covered), and the log says so.
 - **Log**: a list of `{"stream_name": "stdout"|"stderr", "time": seconds, "data": line}`, Kaggle's format.
 
-Example:
-    >>> result = run_kernel("kernels/build/digit-recognizer-kk-inference/digit-recognizer-kk-inference.py",
-    ...                     mounts=[Mount("datasets/digit-recognizer", "competitions/digit-recognizer")],
-    ...                     output_dir="kernels/build/digit-recognizer-kk-inference/output", internet=False)
-    >>> result.status, result.outputs
-    ('COMPLETE', ['kk-result.json', 'submission.csv', ...])
+Example (needs a rendered kernel and its inputs, so a plain code block):
+
+    result = run_kernel("kernels/build/digit-recognizer-kk-inference/digit-recognizer-kk-inference.py",
+                        mounts=[Mount("datasets/digit-recognizer", "competitions/digit-recognizer")],
+                        output_dir="kernels/build/digit-recognizer-kk-inference/output", internet=False)
+    result.status, result.outputs   # ('COMPLETE', ['kk-result.json', 'submission.csv', ...])
 """
 
 from __future__ import annotations
@@ -45,7 +45,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from kaggle_kit.errors import KKError
+from kaggle_kit.kernels.mounts import Mount
 from kaggle_kit.kernels.runtime import INPUT_ENV, WORKING_ENV
+from kaggle_kit.status import KernelStatus
 
 # Distributions a kernel must run without (Kaggle's image lacks them, or kernels must not use them).
 HIDDEN_DISTRIBUTIONS = ("kaggle-kit", "typer", "click", "shellingham", "flask", "werkzeug", "itsdangerous",
@@ -59,46 +61,11 @@ class SandboxError(KKError):
     """The kernel cannot be run as asked (e.g. internet must be cut and this machine cannot cut it)."""
 
 
-@dataclass(frozen=True)
-class Mount:
-    """Mirror folder `source` at `<input root>/<target>` (target e.g. `competitions/digit-recognizer`)."""
-
-    source: Path | str
-    target: str
-
-
-LAYOUTS = ("nested", "flat")
-
-
-def input_mounts(competitions: dict[str, Path] | None = None, datasets: dict[str, Path] | None = None,
-                 kernels: dict[str, Path] | None = None, layout: str = "nested") -> list[Mount]:
-    """Where Kaggle mounts each source under the input root.
-
-    `nested` (Kaggle's current layout): `competitions/<slug>`, `datasets/<owner>/<slug>`,
-    `notebooks/<owner>/<slug>`; `flat` (the classic one): `<slug>` for everything. Keys are the competition
-    slug or `owner/slug`; values the local folders holding the files.
-    """
-    if layout not in LAYOUTS:
-        raise SandboxError(f"input layout {layout!r}: choose {' or '.join(LAYOUTS)}")
-    mounts = []
-    for slug, folder in (competitions or {}).items():
-        mounts.append(Mount(folder, f"competitions/{slug}" if layout == "nested" else slug))
-    for kind, sources in (("datasets", datasets or {}), ("notebooks", kernels or {})):
-        for ref, folder in sources.items():
-            owner, _, slug = ref.partition("/")
-            mounts.append(Mount(folder, f"{kind}/{owner}/{slug}" if layout == "nested" else slug))
-    targets = [m.target for m in mounts]
-    clash = sorted({t for t in targets if targets.count(t) > 1})
-    if clash:
-        raise SandboxError(f"two inputs would be mounted at {clash[0]!r} in the flat layout; use layout nested")
-    return mounts
-
-
 @dataclass
 class SandboxResult:
     """How a kernel run ended: status COMPLETE or ERROR, its log (Kaggle format), and the outputs copied back."""
 
-    status: str
+    status: KernelStatus
     returncode: int | None
     failure_message: str | None
     log: list[dict]
@@ -148,15 +115,17 @@ def _hidden_cached() -> frozenset[str]:
     return frozenset(_hidden_top_levels())
 
 
+_SITE_LOCK = threading.Lock()  # the emulator's sessions are threads of one process
+
+
 def kernel_site_dir() -> Path:
     """A folder of links to this environment's site-packages without the hidden distributions (built once).
 
-    It lives in the temp folder under a name derived from the site-packages it mirrors, and is rebuilt when
-    missing, so concurrent kernels share it.
+    It lives in the temp folder under a name derived from what it holds (the site-packages it mirrors and the
+    entries it links), so concurrent kernels share it, and environments that hide other distributions get their
+    own instead of rebuilding each other's.
     """
     sites = _site_dirs()
-    key = hashlib.sha256("|".join(map(str, sites)).encode() + sys.version.encode()).hexdigest()[:12]
-    target = Path(tempfile.gettempdir()) / f"kk-kernel-site-{key}"
     hidden = _hidden_cached()
     wanted = {}
     for site in sites:
@@ -165,19 +134,25 @@ def kernel_site_dir() -> Path:
                     or entry.name == "__pycache__" or entry.name in wanted:
                 continue
             wanted[entry.name] = entry
-    if target.is_dir() and {p.name for p in target.iterdir()} == set(wanted):
-        return target
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    for name, entry in wanted.items():
-        (tmp / name).symlink_to(entry)
-    old = target.with_name(f".{target.name}.old.{os.getpid()}")
-    if target.exists():
-        os.replace(target, old)
-    try:
-        os.replace(tmp, target)
-    except OSError:  # another process won the race; theirs is as good
-        shutil.rmtree(tmp, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)
+    content = "|".join(map(str, sites)) + sys.version + "|".join(sorted(wanted))
+    target = Path(tempfile.gettempdir()) / f"kk-kernel-site-{hashlib.sha256(content.encode()).hexdigest()[:12]}"
+    with _SITE_LOCK:
+        if target.is_dir() and {p.name for p in target.iterdir()} == set(wanted):
+            return target
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        for name, entry in wanted.items():
+            (tmp / name).symlink_to(entry)
+        old = target.with_name(f".{target.name}.old.{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        try:
+            os.replace(target, old)
+        except FileNotFoundError:
+            pass
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another process won the race; theirs is as good
+            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
     return target
 
 
@@ -379,13 +354,13 @@ def run_kernel(code_file: str | Path, output_dir: str | Path, mounts: list[Mount
             r.join(timeout=10)
         seconds = time.monotonic() - t0
         if timed_out:
-            status, failure = "ERROR", f"Kernel exceeded its session timeout of {timeout:g} seconds and was stopped"
+            status, failure = KernelStatus.ERROR, f"Kernel exceeded its session timeout of {timeout:g} seconds and was stopped"
         elif cancelled:
-            status, failure = "ERROR", "Kernel session was cancelled"
+            status, failure = KernelStatus.ERROR, "Kernel session was cancelled"
         elif proc.returncode != 0:
-            status, failure = "ERROR", _failure(proc.returncode, log)
+            status, failure = KernelStatus.ERROR, _failure(proc.returncode, log)
         else:
-            status, failure = "COMPLETE", None
+            status, failure = KernelStatus.COMPLETE, None
         with lock:
             log.sort(key=lambda e: e["time"])
             entries = list(log)

@@ -14,12 +14,12 @@ Nothing else goes in: no training data, no out-of-fold rows, no plots, and never
 file is checked for the Kaggle key before anything is sent). The run folder's own `manifest.json` is checked
 first, so weights that changed since training are never published.
 
-Example:
-    >>> staged = stage_weights("runs/digit-recognizer/20261122-053012-default", owner="local")
-    >>> staged.ref, sorted(staged.files)[:3]
-    ('local/digit-recognizer-kk-weights', ['config.toml', 'fold0-done.json', 'fold0-metrics.json'])
-    >>> upload_weights(KaggleClient(), staged, "first weights").version
-    1
+Example (needs a trained run and a Kaggle client, so a plain code block):
+
+    staged = stage_weights("runs/digit-recognizer/20261122-053012-default", owner="local")
+    staged.ref, sorted(staged.files)[:3]
+    # ('local/digit-recognizer-kk-weights', ['config.toml', 'fold0-done.json', 'fold0-metrics.json'])
+    upload_weights(KaggleClient(), staged, "first weights").version   # 1
 """
 
 from __future__ import annotations
@@ -80,6 +80,30 @@ def datasets_root() -> Path:
     project = load_project()
     root = Path(project.datasets_dir) if project else Path("datasets")
     return root if root.is_absolute() else project_root() / root
+
+
+def dataset_target(dataset: str | None, client=None) -> tuple[str, str | None]:
+    """(owner, slug) of `--dataset OWNER/SLUG`; without one, the kernel owner and the default slug (None)."""
+    from kaggle_kit.kernels.push import owner_name
+
+    if not dataset:
+        return owner_name(client), None
+    if dataset.count("/") != 1:
+        raise KKError(f"--dataset {dataset!r}: expected OWNER/SLUG")
+    owner, slug = dataset.split("/")
+    return owner, slug
+
+
+def newest_run(competition: str | None = None) -> Path:
+    """The newest run of `competition` (default kk.toml's) with at least one finished fold."""
+    from kaggle_kit.project import resolve_competition
+    from kaggle_kit.training.runs import list_runs
+
+    ref = resolve_competition(competition)
+    found = [r for r in list_runs(ref.slug) if r.folds_done > 0]
+    if not found:
+        raise KKError(f"no trained run of {ref.slug} in runs/; pass RUN_DIR")
+    return Path(found[-1].path)
 
 
 def _check_run(run_dir: Path) -> tuple[dict, list[int]]:

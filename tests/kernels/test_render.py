@@ -12,9 +12,10 @@ import pytest
 from kernel_helpers import KEY
 from typer.testing import CliRunner
 
+from kaggle_kit.accelerators import Accelerator
 from kaggle_kit.cli import app
 from kaggle_kit.kernels.bundle import FORBIDDEN, build_bundle, kernel_modules, read_bundle
-from kaggle_kit.kernels.metadata import Accelerator, kernel_metadata, validate_metadata
+from kaggle_kit.kernels.metadata import kernel_metadata, validate_metadata
 from kaggle_kit.kernels.sandbox import kernel_site_dir
 
 EXPLICIT_KEYS = {"id", "title", "code_file", "language", "kernel_type", "is_private", "enable_gpu", "enable_tpu",
@@ -215,3 +216,41 @@ def test_metadata_helpers():
     problems = validate_metadata(bad)
     assert any("slugify" in p for p in problems) and any("both" in p for p in problems)
     assert Accelerator.from_flags(accelerator="NvidiaTeslaP100").warnings()  # retired shape: warned, still sent
+
+
+@pytest.mark.parametrize("flags", [{"gpu": True}, {"tpu": True}, {"accelerator": "NvidiaL4"},
+                                   {"accelerator": "TpuV6E8"}, {"cpu": True}, {}])
+def test_metadata_switches_read_back_as_the_requested_accelerator(flags):
+    """The emulator and kk run-kernel read the session kind back from the switches kk push-kernel wrote."""
+    acc = Accelerator.from_flags(**flags)
+    meta = kernel_metadata("bob/digit-recognizer-kk-train", "x.py", acc, internet=False)
+    assert Accelerator.from_switches(meta["enable_gpu"], meta["enable_tpu"], meta["machine_shape"]) == acc
+
+
+def test_a_machine_shape_without_a_switch_is_a_cpu_session():
+    assert Accelerator.from_switches(False, False, "NvidiaL4").kind == "cpu"
+    assert Accelerator.from_switches(True, True, None).kind == "tpu"
+
+
+def test_a_competition_in_the_kind_position_is_the_competition(offline_project):
+    result = CliRunner().invoke(app, ["push-kernel", "kannada-mnist", "--tpu", "--render-only", "--json"])
+    assert result.exit_code == 0, result.output  # not kk.toml's competition, and no local copy of it: still fine
+    assert json.loads(result.stdout.strip().splitlines()[-1])["ref"] == "alice/kannada-mnist-kk-train"
+    result = CliRunner().invoke(app, ["push-kernel", "infer", "digit-recognizer", "--render-only"])
+    assert result.exit_code == 1 and "unknown kernel kind 'infer'" in result.output
+
+
+def test_planning_reports_through_callbacks_not_a_console(offline_project):
+    from kaggle_kit.kernels.planning import plan_train_kernels
+    from kaggle_kit.kernels.workflow import KernelKind, Progress, TrainKernelRequest
+
+    notes: list[str] = []
+    request = TrainKernelRequest(competition="digit-recognizer", data_dir=offline_project / "elsewhere",
+                                 owner="alice", folds="5", parallel=2)
+    planning = plan_train_kernels(request, Progress(on_note=notes.append))
+    assert planning.kind is KernelKind.TRAIN
+    assert [p.slug for p in planning.plans] == ["digit-recognizer-kk-train-p0", "digit-recognizer-kk-train-p1"]
+    assert [p.settings["folds"] for p in planning.plans] == [[0, 2, 4], [1, 3]]
+    assert planning.run_dir.parent.name == "digit-recognizer"
+    assert all(p.spec is None for p in planning.plans)  # no local data: the kernel detects the format
+    assert any("no local copy of digit-recognizer" in n for n in notes), notes

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from kaggle_kit.cli import app
 from kaggle_kit.kernels import runtime
-from kaggle_kit.kernels.sandbox import Mount, input_mounts, netns_available, run_kernel
+from kaggle_kit.kernels.mounts import Mount, input_mounts
+from kaggle_kit.kernels.sandbox import netns_available, run_kernel
 
 NEEDS_NETNS = pytest.mark.skipif(not netns_available(), reason="`unshare -n` is not available on this machine "
                                  "(needs root or user namespaces); kk refuses internet-off runs here")
@@ -198,3 +199,26 @@ open(os.path.join(d, ".kk-cache", "key.json"), "w").write("{}")
     res = run_kernel(code, tmp_path / "out", mounts=[Mount(src, "x")], internet=True)
     assert res.status == "COMPLETE", res.log_tail()
     assert sorted(p.name for p in src.iterdir()) == ["a.csv"]
+
+
+def test_concurrent_sessions_share_one_kernel_site_dir(tmp_path):
+    """The emulator runs parallel kernels as threads of one process: a stale folder is rebuilt once, not raced."""
+    from kaggle_kit.kernels.sandbox import kernel_site_dir
+
+    target = kernel_site_dir()
+    (target / "zz-stale-entry").symlink_to(tmp_path)  # as if another environment had built it
+    got, errors = [], []
+
+    def build():
+        try:
+            got.append(kernel_site_dir())
+        except Exception as exc:  # noqa: BLE001 - collected, asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and set(got) == {target}
+    assert not (target / "zz-stale-entry").exists() and (target / "numpy").exists()

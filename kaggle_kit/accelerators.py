@@ -1,0 +1,105 @@
+"""Kaggle accelerators: the one table from the command line's flags to machine shapes to cpu/gpu/tpu.
+
+Both sides of a kernel read it: `kk push-kernel` turns `--gpu/--tpu/--accelerator/--cpu` into the
+`enable_gpu`, `enable_tpu` and `machine_shape` of `kernel-metadata.json`, and the emulator (like `kk run-kernel`)
+turns those switches back into the kind of session it runs.
+
+| flag                    | enable_gpu | enable_tpu | machine_shape                        |
+|-------------------------|------------|------------|--------------------------------------|
+| `--cpu` (the default)   | false      | false      | null (Kaggle's CPU session)          |
+| `--gpu`                 | true       | false      | `NvidiaTeslaT4` (the "T4 x2" shape)  |
+| `--tpu`                 | false      | true       | `TpuV5E8` (TPU v5e-8)                |
+| `--accelerator SHAPE`   | by SHAPE: `Nvidia*` -> GPU, `Tpu*` -> TPU               | SHAPE  |
+
+A core module: it imports nothing from the kernels, the emulator or the Kaggle client.
+
+Example:
+    >>> acc = Accelerator.from_flags(tpu=True)
+    >>> acc.kind, acc.machine_shape, acc.enable_tpu
+    ('tpu', 'TpuV5E8', True)
+    >>> Accelerator.from_switches(enable_gpu=True, enable_tpu=False, machine_shape="NvidiaL4").describe()
+    'GPU (NvidiaL4)'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kaggle_kit.errors import KKError
+
+DEFAULT_GPU_SHAPE = "NvidiaTeslaT4"
+DEFAULT_TPU_SHAPE = "TpuV5E8"
+# Shapes Kaggle has offered; others are passed through with a warning (Kaggle adds shapes over time).
+KNOWN_SHAPES = {
+    "NvidiaTeslaT4": "gpu", "NvidiaTeslaP100": "gpu", "NvidiaL4": "gpu", "NvidiaL4X1": "gpu", "NvidiaH100": "gpu",
+    "TpuV5E8": "tpu", "Tpu1VmV38": "tpu", "TpuV6E8": "tpu",
+}
+RETIRED_SHAPES = {"NvidiaTeslaP100": "NvidiaTeslaT4", "Tpu1VmV38": "TpuV5E8"}
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """What a kernel asks Kaggle for: `kind` cpu/gpu/tpu and the machine shape (None for CPU)."""
+
+    kind: str = "cpu"
+    machine_shape: str | None = None
+
+    @property
+    def enable_gpu(self) -> bool:
+        return self.kind == "gpu"
+
+    @property
+    def enable_tpu(self) -> bool:
+        return self.kind == "tpu"
+
+    def describe(self) -> str:
+        return "CPU" if self.kind == "cpu" else f"{self.kind.upper()} ({self.machine_shape})"
+
+    @classmethod
+    def from_flags(cls, gpu: bool = False, tpu: bool = False, accelerator: str | None = None,
+                   cpu: bool = False) -> Accelerator:
+        """One of `--gpu`, `--tpu`, `--accelerator SHAPE`, `--cpu` (none given: CPU)."""
+        given = [name for name, on in (("--gpu", gpu), ("--tpu", tpu), ("--accelerator", bool(accelerator)),
+                                       ("--cpu", cpu)) if on]
+        if len(given) > 1:
+            raise KKError(f"choose one accelerator option, not {' and '.join(given)}")
+        if gpu:
+            return cls("gpu", DEFAULT_GPU_SHAPE)
+        if tpu:
+            return cls("tpu", DEFAULT_TPU_SHAPE)
+        if accelerator:
+            return cls.from_shape(accelerator)
+        return cls("cpu", None)
+
+    @classmethod
+    def from_shape(cls, shape: str) -> Accelerator:
+        """A Kaggle machine shape (`NvidiaL4`, `TpuV5E8`, `cpu`) -> its accelerator; a `KKError` when unknown."""
+        shape = shape.strip()
+        if shape.lower() in ("none", "cpu"):
+            return cls("cpu", None)
+        kind = KNOWN_SHAPES.get(shape)
+        if kind is None:
+            low = shape.lower()
+            kind = "gpu" if low.startswith("nvidia") else "tpu" if low.startswith("tpu") else None
+        if kind is None:
+            raise KKError(f"--accelerator {shape!r}: not a Kaggle machine shape",
+                          hint=f"Known shapes: {', '.join(KNOWN_SHAPES)} (or use --gpu / --tpu / --cpu).")
+        return cls(kind, shape)
+
+    @classmethod
+    def from_switches(cls, enable_gpu: bool, enable_tpu: bool, machine_shape: str | None = None) -> Accelerator:
+        """A kernel's metadata switches -> the session Kaggle gives it: the TPU switch wins over the GPU one, and
+        a machine shape without either switch is ignored (a CPU session, `machine_shape` kept for the record)."""
+        kind = "tpu" if enable_tpu else "gpu" if enable_gpu else "cpu"
+        return cls(kind, machine_shape or None)
+
+    def warnings(self) -> list[str]:
+        """What to tell the user before pushing: a retired or unknown machine shape."""
+        out = []
+        if self.machine_shape in RETIRED_SHAPES:
+            out.append(f"machine shape {self.machine_shape} is retired on Kaggle; "
+                       f"{RETIRED_SHAPES[self.machine_shape]} is its replacement")
+        elif self.machine_shape and self.machine_shape not in KNOWN_SHAPES:
+            out.append(f"machine shape {self.machine_shape} is not one kk knows ({', '.join(KNOWN_SHAPES)}); "
+                       "passing it to Kaggle as given")
+        return out
