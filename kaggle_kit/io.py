@@ -76,3 +76,29 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def confined(root: str | os.PathLike, *parts: str, what: str = "path") -> Path:
+    """`root / parts...`, refusing anything that would land outside `root` (absolute parts, `..`, links out).
+
+    Every path that comes from a server or a downloaded file (a run's competition and id, a kernel's output
+    names) goes through here before kk writes to it.
+
+    Example:
+        >>> confined("/tmp/runs", "digit-recognizer", "20260101-default").as_posix()
+        '/tmp/runs/digit-recognizer/20260101-default'
+        >>> confined("/tmp/runs", "../../etc", what="competition")
+        Traceback (most recent call last):
+        ...
+        kaggle_kit.errors.KKError: competition '../../etc' would write outside /tmp/runs
+    """
+    from kaggle_kit.errors import KKError
+
+    base = Path(root).resolve()
+    for part in parts:
+        if not part or Path(part).is_absolute() or part in (".", "..") or "/" in part or "\\" in part or "\0" in part:
+            raise KKError(f"{what} {part!r} would write outside {root}")
+    target = base.joinpath(*parts).resolve()
+    if target != base and base not in target.parents:
+        raise KKError(f"{what} {'/'.join(parts)!r} would write outside {root}")
+    return Path(root).joinpath(*parts)

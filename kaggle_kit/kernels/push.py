@@ -29,6 +29,7 @@ from pathlib import Path
 
 from kaggle_kit.accelerators import Accelerator
 from kaggle_kit.errors import KKError
+from kaggle_kit.io import confined
 from kaggle_kit.kernels.runtime import RESULT_FILE, RESULT_PREFIX, RUNTIME_PREFIX
 from kaggle_kit.kernels.sandbox import log_tail
 from kaggle_kit.status import KernelStatus
@@ -242,8 +243,10 @@ def fetch_outputs(client, ref: str, version: int | None, dest: str | Path, clean
 def kernel_run_dir(outputs: Outputs) -> Path | None:
     """The run folder inside a training kernel's outputs (`runs/<competition>/<run-id>/`), if there is one."""
     rel = (outputs.result or {}).get("run_dir")
-    if rel and (outputs.folder / rel / "run.json").is_file():
-        return outputs.folder / rel
+    if rel:
+        folder = confined(outputs.folder, *Path(rel).parts, what="the kernel's run_dir")
+        if (folder / "run.json").is_file():
+            return folder
     found = sorted(outputs.folder.glob("runs/*/*/run.json"))
     return found[0].parent if found else None
 
@@ -271,7 +274,7 @@ def install_run(parts: list[Path], runs_root: str | Path, competition_data: Path
         if (info.get("competition"), info.get("config_hash")) != (first.get("competition"), first.get("config_hash")) \
                 or part.name != parts[0].name:
             raise KKError(f"{part}: not the same run as {parts[0]} (competition, run id or config hash differ)")
-    target = Path(runs_root) / str(first.get("competition")) / parts[0].name
+    target = confined(runs_root, str(first.get("competition")), parts[0].name, what="the kernel run's competition/run id")
     if (target / runs.RUN_FILE).is_file():
         local = runs.read_json(target / runs.RUN_FILE) or {}
         if local.get("config_hash") != first.get("config_hash"):
