@@ -43,3 +43,7 @@ class SubmissionError(KKError):
 
 class LockedError(KKError):
     """Another kk process is working in the same folder (a run being trained, a download being installed)."""
+
+
+class TamperedRunError(KKError):
+    """A run folder's files no longer match its manifest.json (or the manifest itself is damaged)."""

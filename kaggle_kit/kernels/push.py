@@ -302,5 +302,5 @@ def install_run(parts: list[Path], runs_root: str | Path, competition_data: Path
 
             finalize_run(target, Competition.open(competition_data, slug=str(first.get("competition"))))
         else:
-            runs.write_manifest(target)
+            runs.record_artifacts(target)
     return target

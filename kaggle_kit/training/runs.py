@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from kaggle_kit.config import to_dict
-from kaggle_kit.errors import KKError
+from kaggle_kit.errors import KKError, TamperedRunError
 from kaggle_kit.io import atomic_write_json, sha256_file
 from kaggle_kit.training.config import RecipeConfig
 
@@ -155,34 +155,65 @@ def artifact_files(run_dir: str | Path) -> list[Path]:
     return out
 
 
-def write_manifest(run_dir: str | Path) -> Path:
-    """`manifest.json`: sha256 and size of every artifact, plus library versions."""
+def record_artifacts(run_dir: str | Path, rewritten: list[str | Path] = ()) -> Path:
+    """Add to `manifest.json` the artifacts it does not list yet, plus `rewritten` (files kk has just written
+    again, e.g. `submission.csv`); returns its path.
+
+    The manifest is tamper evidence, so it is never regenerated from the files it protects: entries already
+    listed are verified first (`TamperedRunError` if one no longer matches) and are never re-hashed, except the
+    `rewritten` ones. The first call (no manifest yet) records every artifact.
+    """
     run_dir = Path(run_dir)
-    files = {}
+    fresh = {Path(p).relative_to(run_dir).as_posix() if Path(p).is_absolute() else Path(p).as_posix()
+             for p in rewritten}
+    manifest = read_manifest(run_dir) if (run_dir / MANIFEST_FILE).is_file() else {"files": {}}
+    problems = [p for p in verify_manifest(run_dir) if p.split(":")[0] not in fresh] if manifest["files"] else []
+    if problems:
+        raise TamperedRunError(f"{run_dir}: files differ from the run's manifest.json: " + "; ".join(problems[:5]),
+                               hint="Restore them (or train the fold again with kk train --run-dir); kk does not "
+                                    "re-sign changed files.")
+    files = dict(manifest["files"])
     for rel in artifact_files(run_dir):
-        p = run_dir / rel
-        files[rel.as_posix()] = {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+        key = rel.as_posix()
+        if key not in files or key in fresh:
+            p = run_dir / rel
+            files[key] = {"sha256": sha256_file(p), "bytes": p.stat().st_size}
     manifest = {
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "versions": library_versions(),
-        "files": files,
+        "created": manifest.get("created") or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "updated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": manifest.get("versions") or library_versions(),
+        "files": dict(sorted(files.items())),
     }
     return atomic_write_json(run_dir / MANIFEST_FILE, manifest)
+
+
+def read_manifest(run_dir: str | Path) -> dict:
+    """`manifest.json` parsed; a missing or damaged one is a `TamperedRunError` naming the file."""
+    path = Path(run_dir) / MANIFEST_FILE
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise TamperedRunError(f"{path}: missing (the run's record of its files)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TamperedRunError(f"{path}: damaged ({exc}); the run's files cannot be verified") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise TamperedRunError(f"{path}: damaged (no 'files' table); the run's files cannot be verified")
+    return manifest
 
 
 def verify_manifest(run_dir: str | Path) -> list[str]:
     """Problems found comparing the files with `manifest.json` (empty list = everything matches)."""
     run_dir = Path(run_dir)
-    path = run_dir / MANIFEST_FILE
-    if not path.is_file():
-        return [f"{path}: missing"]
-    manifest = json.loads(path.read_text())
+    try:
+        manifest = read_manifest(run_dir)
+    except TamperedRunError as exc:
+        return [exc.message]
     problems = []
-    for rel, info in manifest.get("files", {}).items():
+    for rel, info in manifest["files"].items():
         p = run_dir / rel
         if not p.is_file():
             problems.append(f"{rel}: missing")
-        elif sha256_file(p) != info["sha256"]:
+        elif sha256_file(p) != info.get("sha256"):
             problems.append(f"{rel}: sha256 differs from the manifest")
     return problems
 

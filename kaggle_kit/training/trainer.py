@@ -81,7 +81,8 @@ def train_run(competition: Competition, recipe: RecipeConfig, run_dir: str | Pat
             res = trainer.train_fold(f, run_dir, recipe, competition.spec, data, reporter)
         reporter.on_fold_end(f, res)
         results.append(res)
-    metrics = finalize_run(run_dir, competition, recipe, data)
+    trained = [r.fold for r in results if r.status != FoldStatus.SKIPPED]
+    metrics = finalize_run(run_dir, competition, recipe, data, fresh_folds=trained)
     result = RunResult(run_dir=run_dir, folds=results, metrics=metrics, strategy=device,
                        seconds=time.perf_counter() - t0)
     reporter.on_run_end(result)
@@ -89,8 +90,10 @@ def train_run(competition: Competition, recipe: RecipeConfig, run_dir: str | Pat
 
 
 def finalize_run(run_dir: str | Path, competition: Competition, recipe: RecipeConfig | None = None,
-                 data: TrainData | None = None) -> dict:
-    """Rebuild the run's `oof.npy`, `metrics.json`, plots and `manifest.json` from its finished folds."""
+                 data: TrainData | None = None, fresh_folds: list[int] = ()) -> dict:
+    """Rebuild the run's `oof.npy`, `metrics.json` and plots from its finished folds, and record them in
+    `manifest.json` with the files of `fresh_folds` (folds just trained here); every other fold's files must
+    still match the manifest (`runs.record_artifacts`)."""
     from kaggle_kit.training import plots
 
     run_dir = Path(run_dir)
@@ -162,7 +165,11 @@ def finalize_run(run_dir: str | Path, competition: Competition, recipe: RecipeCo
         rows_scored = assignment.rows[scored]
         plots.plot_misclassified(data.images[rows_scored], y_rows[scored], oof[scored], spec.classes,
                                  pdir / "misclassified.png")
-    runs.write_manifest(run_dir)
+    fresh = [runs.OOF_FILE, runs.METRICS_FILE, *(p.relative_to(run_dir) for p in sorted(pdir.glob("*.png")))]
+    for f in fresh_folds:
+        fdir = runs.fold_dir(run_dir, f)
+        fresh += [p.relative_to(run_dir) for p in fdir.rglob("*") if p.is_file()]
+    runs.record_artifacts(run_dir, rewritten=fresh)
     return metrics
 
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from kaggle_kit.errors import KKError
+from kaggle_kit.errors import KKError, TamperedRunError
 from kaggle_kit.io import sha256_file
 from kaggle_kit.training import runs
 from kaggle_kit.training.recipes import load_recipe
@@ -39,7 +39,7 @@ def test_manifest_hashes_every_artifact_and_detects_changes(tmp_path):
     (tmp_path / "fold0" / "last.keras").write_bytes(b"in progress")  # transient: not an artifact
     (tmp_path / ".x.tmp").write_bytes(b"temp")
     (tmp_path / "metrics.json").write_text("{}")
-    runs.write_manifest(tmp_path)
+    runs.record_artifacts(tmp_path)
     m = json.loads((tmp_path / "manifest.json").read_text())
     assert set(m["files"]) == {"fold0/model.keras", "metrics.json"}
     assert m["files"]["fold0/model.keras"]["sha256"] == sha256_file(tmp_path / "fold0" / "model.keras")
@@ -47,6 +47,39 @@ def test_manifest_hashes_every_artifact_and_detects_changes(tmp_path):
     assert runs.verify_manifest(tmp_path) == []
     (tmp_path / "metrics.json").write_text('{"changed": 1}')
     assert runs.verify_manifest(tmp_path) == ["metrics.json: sha256 differs from the manifest"]
+
+
+def test_a_swapped_model_stays_detectable_after_more_artifacts_are_recorded(tmp_path):
+    (tmp_path / "fold0").mkdir()
+    (tmp_path / "fold0" / "model.keras").write_bytes(b"weights")
+    runs.record_artifacts(tmp_path)
+    (tmp_path / "fold0" / "model.keras").write_bytes(b"someone else's weights")
+    (tmp_path / "submission.csv").write_text("ImageId,Label\n1,3\n")
+    with pytest.raises(TamperedRunError, match="fold0/model.keras: sha256 differs"):
+        runs.record_artifacts(tmp_path, rewritten=["submission.csv"])
+    assert "submission.csv" not in json.loads((tmp_path / "manifest.json").read_text())["files"]
+    assert runs.verify_manifest(tmp_path) == ["fold0/model.keras: sha256 differs from the manifest"]
+
+
+def test_rewritten_files_are_signed_again_and_new_ones_added(tmp_path):
+    (tmp_path / "metrics.json").write_text("{}")
+    runs.record_artifacts(tmp_path)
+    (tmp_path / "metrics.json").write_text('{"cv_accuracy": 0.99}')
+    (tmp_path / "submission.csv").write_text("ImageId,Label\n1,3\n")
+    runs.record_artifacts(tmp_path, rewritten=["metrics.json"])
+    assert runs.verify_manifest(tmp_path) == []
+    assert set(json.loads((tmp_path / "manifest.json").read_text())["files"]) == {"metrics.json", "submission.csv"}
+
+
+def test_a_damaged_manifest_is_reported_not_replaced(tmp_path):
+    (tmp_path / "metrics.json").write_text("{}")
+    runs.record_artifacts(tmp_path)
+    text = (tmp_path / "manifest.json").read_text()
+    (tmp_path / "manifest.json").write_text(text[: len(text) // 2])
+    with pytest.raises(TamperedRunError, match="manifest.json: damaged"):
+        runs.record_artifacts(tmp_path)
+    assert (tmp_path / "manifest.json").read_text() == text[: len(text) // 2]
+    assert "damaged" in runs.verify_manifest(tmp_path)[0]
 
 
 def test_list_runs_reads_run_folders(tmp_path):
