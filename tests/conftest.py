@@ -10,7 +10,6 @@ import pytest
 
 from kaggle_kit.sample_data import write_competition
 
-
 # -- skips fail unless allowed ----------------------------------------------------------------------------------------
 # A test that cannot run here (no `unshare -n`, no GPU...) proves nothing, and a skip reads as green in CI. So every
 # skip is reported as a failure, unless the person running the suite says skips are fine: KK_ALLOW_SKIPS=1.
