@@ -95,6 +95,7 @@ def _predict(run_dir, data, out, *args):
     return np.load(out.parent / "test_probs.npy"), r.output
 
 
+@pytest.mark.slow
 def test_weighted_applies_the_fold_weights(knn_run, tmp_path):
     run_dir, data, _, _ = knn_run
     p0, _ = _predict(run_dir, data, tmp_path / "f0" / "s.csv", "--tta", 0, "--fold", 0)
@@ -114,6 +115,7 @@ def test_weighted_applies_the_fold_weights(knn_run, tmp_path):
     assert info["weighted"] is True and info["weights"] == pytest.approx([0.75, 0.25])
 
 
+@pytest.mark.slow
 def test_fold_selection_uses_only_the_chosen_folds(knn_run, tmp_path):
     run_dir, data, _, _ = knn_run
     p1, out = _predict(run_dir, data, tmp_path / "a" / "s.csv", "--tta", 0, "--fold", 1)
@@ -125,6 +127,7 @@ def test_fold_selection_uses_only_the_chosen_folds(knn_run, tmp_path):
     assert r.exit_code != 0 and "fold(s) [5] not finished" in r.output and "Traceback" not in r.output
 
 
+@pytest.mark.slow
 def test_tta_changes_the_probabilities_repeatably(knn_run, tmp_path):
     run_dir, data, _, _ = knn_run
     plain, _ = _predict(run_dir, data, tmp_path / "p" / "s.csv", "--tta", 0, "--fold", 0)
@@ -138,6 +141,7 @@ def test_tta_changes_the_probabilities_repeatably(knn_run, tmp_path):
     assert r.exit_code != 0 and "--tta -1" in r.output
 
 
+@pytest.mark.slow
 def test_predicting_on_a_different_class_set_is_refused(knn_run, tmp_path):
     run_dir, _, kannada, _ = knn_run
     out = tmp_path / "k" / "s.csv"
