@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import platform
 
 import pytest
 
@@ -33,6 +34,12 @@ def test_metric_names_are_normalised_and_unknown_ones_named():
         assert get_metric(name).name == "categorizationaccuracy"
     with pytest.raises(KeyError, match="unknown metric 'rmse'.*categorizationaccuracy"):
         get_metric("rmse")
+    try:
+        register_metric("aaa")(lambda t, p: 0.0)
+        with pytest.raises(KeyError, match="known: aaa, categorizationaccuracy"):
+            get_metric("rmse")
+    finally:
+        METRICS.pop("aaa", None)
 
 
 def test_lengths_must_agree():
@@ -50,8 +57,11 @@ def test_register_metric_adds_a_lower_is_better_metric():
         assert m.name == "meanerror" and m.higher_is_better is False
         assert m.score(["1", "2"], ["1", "3"]) == 0.5
         assert isinstance(m.score(["1"], ["1"]), float)
+        register_metric("plain")(mean_error)
+        assert get_metric("plain").higher_is_better is True  # the default
     finally:
         METRICS.pop("meanerror", None)
+        METRICS.pop("plain", None)
 
 
 # -------------------------------------------------------------------------------------------------- manifest
@@ -78,13 +88,20 @@ def test_manifest_records_every_artifact_with_sha256_and_size(tmp_path):
     for rel, info in manifest["files"].items():
         data = (run / rel).read_bytes()
         assert info == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-    assert manifest["versions"]["numpy"] and manifest["versions"]["python"]
-    assert manifest["versions"]["kaggle_kit"]
+    from importlib import metadata
+
+    import kaggle_kit
+
+    versions = manifest["versions"]
+    assert versions["kaggle_kit"] == kaggle_kit.__version__
+    assert versions["python"] == platform.python_version()
+    for dist in ("tensorflow", "keras", "numpy", "scikit-learn", "albumentations"):
+        assert versions[dist] == metadata.version(dist)
     assert manifest["created"].endswith("+00:00")
     assert runs.verify_manifest(run) == []
     # writing again does not list the manifest itself
     runs.write_manifest(run)
-    assert "manifest.json" not in json.loads(path.read_text())["files"]
+    assert set(json.loads(path.read_text())["files"]) == {"run.json", "fold0/model.keras", "fold0/metrics.json"}
     (run / "fold0" / "manifest.json").write_text("{}")  # only the top-level manifest is excluded
     assert "fold0/manifest.json" in [p.as_posix() for p in runs.artifact_files(run)]
 
@@ -96,6 +113,8 @@ def test_verify_manifest_names_each_missing_or_changed_file(tmp_path):
     (run / "run.json").unlink()
     problems = runs.verify_manifest(run)
     assert problems == ["fold0/model.keras: sha256 differs from the manifest", "run.json: missing"]
+    (run / runs.MANIFEST_FILE).write_text("{}")  # a manifest listing nothing finds nothing wrong
+    assert runs.verify_manifest(run) == []
     (run / runs.MANIFEST_FILE).unlink()
     assert runs.verify_manifest(run) == [f"{run / runs.MANIFEST_FILE}: missing"]
 

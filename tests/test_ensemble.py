@@ -34,6 +34,7 @@ def test_fold_weights_equal_and_weighted():
     assert fold_weights(cv, weighted=True) == pytest.approx([0.75, 0.25])
     assert fold_weights({2: 0.8, 0: 0.2, 1: 1.0}, weighted=True) == pytest.approx([0.4, 0.1, 0.5])  # dict order
     assert sum(fold_weights({i: 0.1 * i + 0.05 for i in range(5)}, weighted=True)) == pytest.approx(1.0)
+    assert fold_weights({0: 0.3, 1: 0.1}, weighted=True) == pytest.approx([0.75, 0.25])  # CVs summing below 1
 
 
 def test_fold_weights_fallbacks():
@@ -56,9 +57,9 @@ def test_ensemble_probs_refuses_mismatches():
     a = np.ones((2, 3)) / 3
     with pytest.raises(ValueError, match="2 fold"):
         ensemble_probs([a, a], [1.0])
-    with pytest.raises(ValueError, match="shapes"):
+    with pytest.raises(ValueError, match=r"shapes \(2, 3\) and \(2, 4\) cannot"):
         ensemble_probs([a, np.ones((2, 4)) / 4], [0.5, 0.5])
-    with pytest.raises(ValueError, match="no fold"):
+    with pytest.raises(ValueError, match="^no fold to ensemble$"):
         ensemble_probs([], [])
 
 
@@ -66,6 +67,9 @@ def test_average_passes_is_the_plain_mean():
     passes = [np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]), np.array([[0.5, 0.5]]), np.array([[0.1, 0.9]])]
     np.testing.assert_allclose(average_passes(passes), [[0.4, 0.6]])
     np.testing.assert_allclose(average_passes(passes[:1]), passes[0])
+    # float32 model outputs are averaged in float64
+    third = np.full((1, 2), 1 / 3, np.float32)
+    assert average_passes([third, third]).dtype == np.float64
 
 
 # ------------------------------------------------------------------------------------- kk predict, end to end

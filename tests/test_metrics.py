@@ -127,3 +127,41 @@ def test_report_text_names_the_classes():
     assert all(name in text for name in ("cat", "dog", "owl"))
     recall = recall_score(y, probs.argmax(axis=1), average=None)
     assert f"{recall[0]:.4f}" in text
+
+
+def test_single_row_accuracy():
+    assert accuracy(np.array([1]), np.array([[0.2, 0.8]])) == 1.0
+    assert accuracy(np.array([0]), np.array([[0.2, 0.8]])) == 0.0
+
+
+def test_log_loss_with_a_class_absent_from_the_truth_and_unnormalised_rows():
+    y = np.array([0, 0, 1, 1])  # class 2 never true: log loss still defined over the 3 labels
+    probs = np.array([[0.6, 0.2, 0.2], [0.5, 0.3, 0.2], [0.1, 0.7, 0.2], [0.3, 0.3, 0.4]])
+    m = classification_metrics(y, probs, [0, 1, 2])
+    assert m["log_loss"] == pytest.approx(log_loss(y, probs, labels=[0, 1, 2]))
+    half = classification_metrics(y, probs / 2, [0, 1, 2])  # rows summing to 0.5 are normalised first
+    assert half["log_loss"] == pytest.approx(m["log_loss"])
+
+
+def test_log_loss_is_none_when_undefined():
+    m = classification_metrics(np.array([0, 1]), np.array([[np.nan, 0.5, 0.5], [0.2, 0.8, 0.0]]), [0, 1, 2])
+    assert m["log_loss"] is None
+
+
+def test_a_class_never_predicted_has_precision_zero():
+    y = np.array([0, 1, 2, 2])
+    probs = _one_hot_probs(np.array([0, 1, 1, 1]), 3)
+    report = classification_metrics(y, probs, [0, 1, 2])["classification_report"]
+    assert report["2"]["precision"] == 0.0 and report["2"]["recall"] == 0.0
+    text = classification_report_text(y, probs, [0, 1, 2])
+    row = next(line.split() for line in text.splitlines() if line.split()[:1] == ["2"])
+    assert row == ["2", "0.0000", "0.0000", "0.0000", "2"]
+
+
+def test_report_text_lists_a_class_with_no_rows_and_four_decimals():
+    y = np.array([0, 0, 1, 1])
+    probs = _one_hot_probs(np.array([0, 1, 1, 1]), 3)
+    text = classification_report_text(y, probs, ["a", "b", "c"])
+    rows = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line.split()[:1] in (["a"], ["b"], ["c"])}
+    assert rows["a"] == ["1.0000", "0.5000", "0.6667", "2"]
+    assert rows["c"] == ["0.0000", "0.0000", "0.0000", "0"]
