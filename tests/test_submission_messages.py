@@ -124,3 +124,12 @@ def test_unreadable_missing_and_empty_files_are_named(good, tmp_path):
     binary = tmp_path / "bin.csv"
     binary.write_bytes(b"\xff\xfe\x00\x81garbage")
     assert _error(binary, comp).startswith(f"{binary}: not a readable CSV file (")
+
+
+def test_six_problems_show_five_and_one_more(good):
+    comp, path, _ = good
+    lines = _lines(path)
+    for i in range(1, 7):
+        lines[i] = lines[i] + ",x"
+    _write(path, lines)
+    assert _error(path, comp).endswith("row 4 (line 6): '5,4,x' and 1 more")
