@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from kaggle_kit.competition import Competition
-from kaggle_kit.errors import ConfigError, KKError
+from kaggle_kit.errors import ConfigError, KKError, TamperedRunError
 from kaggle_kit.io import atomic_path, atomic_write_json
 from kaggle_kit.submission import write_submission
 from kaggle_kit.training import runs
@@ -95,12 +95,45 @@ def fold_cv_accuracy(run_dir: str | Path, fold: int) -> float:
     return float(m.get("accuracy") or 0.0)
 
 
+def fold_weights(fold_cv: dict[int, float], weighted: bool) -> list[float]:
+    """Each fold's share of the ensemble, in `fold_cv`'s order: equal, or proportional to CV accuracy when `weighted`.
+
+    Weighted with no positive CV accuracy (e.g. no metrics.json) falls back to equal shares.
+    """
+    n = len(fold_cv)
+    if n == 0:
+        return []
+    total = sum(fold_cv.values())
+    if weighted and total > 0:
+        return [fold_cv[f] / total for f in fold_cv]
+    return [1 / n] * n
+
+
+def average_passes(pass_probs: list[np.ndarray]) -> np.ndarray:
+    """TTA: the plain mean of one model's probabilities over the original and the augmented passes."""
+    return np.mean(np.stack([np.asarray(p, np.float64) for p in pass_probs]), axis=0)
+
+
+def ensemble_probs(fold_probs: list[np.ndarray], weights: list[float]) -> np.ndarray:
+    """The ensemble: `sum_i weights[i] * fold_probs[i]` (float64), one (N, K) array per fold."""
+    if len(fold_probs) != len(weights):
+        raise ValueError(f"{len(fold_probs)} fold(s) of probabilities but {len(weights)} weight(s)")
+    if not fold_probs:
+        raise ValueError("no fold to ensemble")
+    out = np.zeros(np.shape(fold_probs[0]), np.float64)
+    for p, w in zip(fold_probs, weights):
+        if np.shape(p) != out.shape:
+            raise ValueError(f"fold probabilities of shapes {out.shape} and {np.shape(p)} cannot be ensembled")
+        out += float(w) * np.asarray(p, np.float64)
+    return out
+
+
 def _predict_fold(path: Path, passes: list[np.ndarray], num_classes: int, batch_size: int) -> np.ndarray:
     if path.suffix == ".joblib":
         from kaggle_kit.training.baselines import baseline_probs, load_estimator
 
         est = load_estimator(path)
-        return np.mean([baseline_probs(est, x, num_classes) for x in passes], axis=0)
+        return average_passes([baseline_probs(est, x, num_classes) for x in passes])
     import keras
 
     from kaggle_kit.training import register_custom_objects
@@ -110,7 +143,7 @@ def _predict_fold(path: Path, passes: list[np.ndarray], num_classes: int, batch_
     model = keras.models.load_model(path, compile=False)
     if int(model.output_shape[-1]) != num_classes:
         raise KKError(f"{path}: the model outputs {model.output_shape[-1]} classes, the run's spec has {num_classes}")
-    probs = np.mean([predict_probs(model, x, batch_size=batch_size) for x in passes], axis=0)
+    probs = average_passes([predict_probs(model, x, batch_size=batch_size) for x in passes])
     del model
     keras.backend.clear_session()
     return probs
@@ -133,20 +166,21 @@ def predict_run(run_dir: str | Path, competition: Competition, tta: int | None =
     if tta < 0:
         raise ConfigError(f"--tta {tta}: must be >= 0")
     models = fold_models(run_dir, folds)
+    problems = runs.verify_manifest(run_dir)  # the weights about to be trusted are the ones the run recorded
+    if problems:
+        raise TamperedRunError(f"{run_dir}: files differ from the run's manifest.json: " + "; ".join(problems[:5]),
+                               hint="Restore them, or finish the run with kk train --run-dir RUN if it was "
+                                    "interrupted before its manifest was written.")
     cv = {f: fold_cv_accuracy(run_dir, f) for f in models}
-    if weighted:
-        total = sum(cv.values())
-        weights = [cv[f] / total if total > 0 else 1 / len(models) for f in models]
-    else:
-        weights = [1 / len(models)] * len(models)
+    weights = fold_weights(cv, weighted)
     images = competition.test_images()
     passes = tta_passes(images, recipe.augment, tta, seed=recipe.seed) if tta else [images]
     k = competition.spec.num_classes
-    probs = np.zeros((len(images), k), np.float64)
-    for (f, path), w in zip(models.items(), weights):
+    fold_probs = []
+    for f, path in models.items():
         log(f"fold {f}: predicting {len(images)} test images x {len(passes)} pass(es) with {path.name}")
-        probs += w * _predict_fold(path, passes, k, batch_size)
-    probs = probs.astype(np.float32)
+        fold_probs.append(_predict_fold(path, passes, k, batch_size))
+    probs = ensemble_probs(fold_probs, weights).astype(np.float32)
     predicted = np.argmax(probs, axis=1)
     out = Path(out) if out else run_dir / SUBMISSION
     probs_path = out.parent / TEST_PROBS
@@ -161,7 +195,7 @@ def predict_run(run_dir: str | Path, competition: Competition, tta: int | None =
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     })
     if out.resolve().parent == run_dir.resolve():
-        runs.write_manifest(run_dir)
+        runs.record_artifacts(run_dir, rewritten=[out, probs_path, out.parent / "prediction.json"])
     return PredictionResult(probs=probs, predicted=predicted, submission_path=out, probs_path=probs_path,
                             folds=list(models), weights=weights, tta=tta, fold_cv=cv,
                             label_counts=dict(zip(values.tolist(), counts.tolist())))

@@ -164,8 +164,7 @@ def record_artifacts(run_dir: str | Path, rewritten: list[str | Path] = ()) -> P
     `rewritten` ones. The first call (no manifest yet) records every artifact.
     """
     run_dir = Path(run_dir)
-    fresh = {Path(p).relative_to(run_dir).as_posix() if Path(p).is_absolute() else Path(p).as_posix()
-             for p in rewritten}
+    fresh = {_relative(run_dir, p) for p in rewritten}
     manifest = read_manifest(run_dir) if (run_dir / MANIFEST_FILE).is_file() else {"files": {}}
     problems = [p for p in verify_manifest(run_dir) if p.split(":")[0] not in fresh] if manifest["files"] else []
     if problems:
@@ -185,6 +184,16 @@ def record_artifacts(run_dir: str | Path, rewritten: list[str | Path] = ()) -> P
         "files": dict(sorted(files.items())),
     }
     return atomic_write_json(run_dir / MANIFEST_FILE, manifest)
+
+
+def _relative(run_dir: Path, path: str | Path) -> str:
+    """`path` relative to the run folder, whether given relative to it, to the cwd, or absolute."""
+    path = Path(path)
+    if not path.is_absolute() and not (run_dir / path).exists() and path.exists():
+        path = path.resolve()
+    if path.is_absolute():
+        return path.resolve().relative_to(run_dir.resolve()).as_posix()
+    return path.as_posix()
 
 
 def read_manifest(run_dir: str | Path) -> dict:

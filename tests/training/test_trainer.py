@@ -125,10 +125,15 @@ def test_same_seed_same_fold(tmp_path):
     lines: list[str] = []
     for name in ("a", "b"):
         train_run(comp, recipe, tmp_path / name, folds_to_train=[1], reporter=PlainReporter(print_fn=lines.append))
-    assert (tmp_path / "a/fold1/oof.npy").read_bytes() == (tmp_path / "b/fold1/oof.npy").read_bytes()
+    train_run(comp, load_recipe("default", ["folds=2", "epochs=1", "batch_size=32", "limit=120", "seed=6"]),
+              tmp_path / "c", folds_to_train=[1])
+    # Same seed: the same model up to float reduction order (no op determinism asked for); another seed: another.
+    oof = {n: np.load(tmp_path / f"{n}/fold1/oof.npy") for n in "abc"}
+    np.testing.assert_allclose(oof["a"], oof["b"], atol=1e-4)
+    assert np.abs(oof["a"] - oof["c"]).max() > 1e-3
     keys = ("loss", "accuracy", "val_loss", "val_accuracy")  # not the timings
     ha, hb = (_history(tmp_path / f"{n}/fold1/history.csv") for n in ("a", "b"))
-    assert [[r[k] for k in keys] for r in ha] == [[r[k] for k in keys] for r in hb]
+    assert [[r[k] for k in keys] for r in ha] == pytest.approx([[r[k] for k in keys] for r in hb], rel=1e-3)
     # the kernels' plain-text progress: one line per epoch, fold and run, no terminal codes
     assert any(s.startswith("fold 1 epoch 1: loss ") and "img/s" in s for s in lines)
     assert any(s.startswith("CV accuracy ") for s in lines) and not any("\x1b" in s for s in lines)
