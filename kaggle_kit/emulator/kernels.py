@@ -399,6 +399,9 @@ class KernelsBackend(ServiceBackend):
         Only the owner's version of a code competition that ran to COMPLETE with `competition` among its sources can be submitted; the file is
         then scored like an uploaded one.
         """
+        if label in (None, "", 0):
+            # The official client refuses to send one without the other; the server does not guess "newest".
+            raise bad_request("Code competition submissions require both the kernel name and the version number")
         comps = self.competitions
         comp = comps.require_rules(user, competition)
         if not comp.code_competition:
@@ -406,9 +409,6 @@ class KernelsBackend(ServiceBackend):
                               "(kaggle competitions submit -f FILE), not notebook outputs")
         if kernel.owner != user:
             raise EmulatorError(403, f"You can only submit your own notebooks, not {kernel.ref}")
-        if label in (None, "", 0):
-            # The official client refuses to send one without the other; the server does not guess "newest".
-            raise bad_request("Code competition submissions require both the kernel name and the version number")
         v = self.version(kernel, label)
         if v.status is not KernelStatus.COMPLETE or v.execution != "RUN":
             raise bad_request(f"Kernel {kernel.ref} version {v.number} has status {v.status}"

@@ -160,7 +160,8 @@ def test_code_submission_scores_the_kernels_output(env, tmp_path, emulator, kern
     kaggle(env, "kernels", "push", "-p", str(push_folder(tmp_path, "failing-one", "raise SystemExit(3)\n")))
     wait_done(env, "local/failing-one")
     bad = call_rpc(emulator, "competitions.CompetitionApiService/CreateCodeSubmission",
-                   {"competitionName": "digit-recognizer", "kernelOwner": "local", "kernelSlug": "failing-one"},
+                   {"competitionName": "digit-recognizer", "kernelOwner": "local", "kernelSlug": "failing-one",
+                        "kernelVersion": 1},
                    key=KEY)
     assert bad.status_code == 400 and "ERROR" in bad.json()["message"]
 
