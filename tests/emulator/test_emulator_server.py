@@ -86,10 +86,13 @@ def test_kk_emulator_serve_refuses_keys_on_argv_and_remote_hosts(emu_store, tmp_
     from kaggle_kit.cli import app
 
     runner = CliRunner()
-    on_argv = runner.invoke(app, ["emulator", "serve", "--store", str(emu_store), "--user", "alice:secret"])
-    assert on_argv.exit_code == 1 and "--users-file" in on_argv.output and "KK_EMULATOR_USERS" in on_argv.output
-    remote = runner.invoke(app, ["emulator", "serve", "--store", str(emu_store), "--host", "0.0.0.0"])
-    assert remote.exit_code == 1 and "--allow-remote" in remote.output
+    kk = Path(sys.executable).parent / "kk"
+    # Subprocesses with a timeout: a server that wrongly starts fails the test instead of serving forever.
+    serve = [str(kk), "emulator", "serve", "--store", str(emu_store), "--port", "0", "--quiet"]
+    on_argv = subprocess.run([*serve, "--user", "alice:secret"], capture_output=True, text=True, timeout=60)
+    assert on_argv.returncode == 1 and "--users-file" in on_argv.stderr and "KK_EMULATOR_USERS" in on_argv.stderr
+    remote = subprocess.run([*serve, "--host", "0.0.0.0"], capture_output=True, text=True, timeout=60)
+    assert remote.returncode == 1 and "--allow-remote" in remote.stderr
     bad = tmp_path / "users.txt"
     bad.write_text("../evil:key\n")
     refused = runner.invoke(app, ["emulator", "serve", "--store", str(emu_store), "--users-file", str(bad)])
