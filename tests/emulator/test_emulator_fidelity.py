@@ -98,6 +98,11 @@ def test_code_submission_only_to_code_competitions_and_with_a_version(strict_sto
                          "-f", "submission.csv", "-m", "code")
         assert refused.returncode == 1 and "is not a code competition" in refused.stdout + refused.stderr
         # The client never sends a kernel without a version; the emulator refuses one as well.
+        # Nor is a competition's data attached to a kernel before its rules are accepted.
+        meta = json.loads((folder / "kernel-metadata.json").read_text())
+        (folder / "kernel-metadata.json").write_text(json.dumps({**meta, "competition_sources": [RULES]}))
+        gated = kaggle("kernels", "push", "-p", folder, "--no-run")
+        assert f"not valid competition sources and could not be added to the kernel: ['{RULES}']" in gated.stdout
         raw = call_rpc(server, "competitions.CompetitionApiService/CreateCodeSubmission",
                        {"competitionName": RULES, "kernelOwner": "local", "kernelSlug": "saved-kernel"})
         assert raw.status_code == 400 and "version number" in raw.json()["message"]
