@@ -235,12 +235,16 @@ class CompetitionsBackend(ServiceBackend):
         comp = self.get(slug)
         return not comp.rules_required or (user is not None and user in self.accepted.get(slug, []))
 
-    def require_rules(self, user: str | None, slug: str) -> CompetitionInfo:
-        """The competition, or 403 when `user` has not accepted its rules yet."""
+    def require_rules(self, user: str | None, slug: str, action: str = "download files") -> CompetitionInfo:
+        """The competition, or 403 when `user` has not accepted its rules yet.
+
+        Kaggle's text for a download (its 403 body, quoted in Kaggle/kaggle-cli#152 and openai/mle-bench#29):
+        "You must accept this competition's rules before you'll be able to download files."; for other actions
+        the same sentence names the action.
+        """
         comp = self.get(slug)
         if not self.has_accepted(user, slug):
-            raise EmulatorError(403, f"You must accept this competition's rules before you can download its data "
-                                     f"or submit: {comp.url}/rules")
+            raise EmulatorError(403, f"You must accept this competition's rules before you'll be able to {action}.")
         return comp
 
     def accept_rules(self, user: str, slug: str, known_users: Iterable[str] | None = None) -> None:
@@ -309,7 +313,7 @@ class CompetitionsBackend(ServiceBackend):
 
     def start_submission_upload(self, user: str, slug: str, file_name: str, content_length: int,
                                 last_modified: int | None = None) -> Upload:
-        self.require_rules(user, slug)
+        self.require_rules(user, slug, "submit")
         return self.blobs.start_upload(user, f"submission:{slug}", file_name, content_length, last_modified)
 
     def limits(self, user: str, slug: str) -> dict[str, int]:
@@ -322,7 +326,7 @@ class CompetitionsBackend(ServiceBackend):
 
     def create_submission(self, user: str, slug: str, token: str, description: str = "",
                           sandbox: bool = False) -> Submission:
-        comp = self.require_rules(user, slug)
+        comp = self.require_rules(user, slug, "submit")
         with self.root.lock:
             upload = self.blobs.claim(token, user, f"submission:{slug}")
             if self.limits(user, slug)["num_allowed_now"] <= 0:

@@ -403,7 +403,7 @@ class KernelsBackend(ServiceBackend):
             # The official client refuses to send one without the other; the server does not guess "newest".
             raise bad_request("Code competition submissions require both the kernel name and the version number")
         comps = self.competitions
-        comp = comps.require_rules(user, competition)
+        comp = comps.require_rules(user, competition, "submit")
         if not comp.code_competition:
             raise bad_request(f"Competition {competition!r} is not a code competition: it takes uploaded files "
                               "(kaggle competitions submit -f FILE), not notebook outputs")

@@ -50,9 +50,13 @@ def test_rules_gate_downloads_and_submissions_until_accepted(strict_store, tmp_p
                         kaggle("competitions", "submit", RULES, "-f", sample, "-m", "too early")):
             text = refused.stdout + refused.stderr
             assert refused.returncode == 1, text
-            assert "You must accept this competition's rules" in text
+            assert "You must accept this competition's rules before you'll be able to" in text
             assert "you may need to accept its rules first" in text  # the official client's own 403 hint
         assert server.backend.competitions.list_submissions("local", RULES) == []
+        raw = call_rpc(server, "competitions.CompetitionApiService/DownloadDataFiles", {"competitionName": RULES})
+        # Kaggle's own 403 body for this case.
+        assert raw.status_code == 403 and raw.json() == {
+            "code": 403, "message": "You must accept this competition's rules before you'll be able to download files."}
 
         # `kk emulator accept-rules` through the running emulator's control API (token from the state folder).
         from typer.testing import CliRunner
