@@ -273,3 +273,23 @@ def test_gpu_session_limit_per_account(env, tmp_path, emulator):
             flag.touch()
         for ref in refs:
             wait_done(env, ref)
+
+
+def test_tpu_session_limit_and_cpu_has_its_own(tmp_path, emulator):
+    flag = tmp_path / "finish"
+    waiter = (f"import os, time\nt = time.time()\nwhile not os.path.exists({str(flag)!r}) and time.time() - t < 120:\n"
+              "    time.sleep(0.1)\n")
+    body = {"text": waiter, "language": "python", "kernelType": "script", "enableTpu": True,
+            "machineShape": "TpuV5E8"}
+    first = call_rpc(emulator, "kernels.KernelsApiService/SaveKernel", {**body, "slug": "local/tpu-session-0"},
+                     key=KEY).json()
+    try:
+        assert first["versionNumber"] == 1, first
+        second = call_rpc(emulator, "kernels.KernelsApiService/SaveKernel", {**body, "slug": "local/tpu-session-1"},
+                          key=KEY).json()
+        assert second == {"error": "Maximum batch TPU session count of 1 reached."}
+    finally:
+        flag.touch()
+        kernels = emulator.backend.kernels
+        k = kernels.get("local", "local", "tpu-session-0")
+        assert kernels.wait(k, 1, timeout=60).status.name == "COMPLETE"
