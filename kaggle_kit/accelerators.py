@@ -29,12 +29,32 @@ from kaggle_kit.errors import KKError
 
 DEFAULT_GPU_SHAPE = "NvidiaTeslaT4"
 DEFAULT_TPU_SHAPE = "TpuV5E8"
-# Shapes Kaggle has offered; others are passed through with a warning (Kaggle adds shapes over time).
-KNOWN_SHAPES = {
-    "NvidiaTeslaT4": "gpu", "NvidiaTeslaP100": "gpu", "NvidiaL4": "gpu", "NvidiaL4X1": "gpu", "NvidiaH100": "gpu",
-    "TpuV5E8": "tpu", "Tpu1VmV38": "tpu", "TpuV6E8": "tpu",
+# Shapes Kaggle offers now (kk push-kernel passes others through with a warning; the emulator refuses them).
+CURRENT_SHAPES = {
+    "NvidiaTeslaT4": "gpu", "NvidiaL4": "gpu", "NvidiaL4X1": "gpu", "NvidiaH100": "gpu", "TpuV5E8": "tpu", "TpuV6E8": "tpu",
 }
-RETIRED_SHAPES = {"NvidiaTeslaP100": "NvidiaTeslaT4", "Tpu1VmV38": "TpuV5E8"}
+# Retired shapes Kaggle runs on a substitute: (substitute or None for CPU, its kind, the official client's text from
+# its `_RETIRED_ACCELERATORS`).
+RETIRED_SHAPES: dict[str, tuple[str | None, str, str]] = {
+    "NvidiaTeslaP100": ("NvidiaTeslaT4", "gpu", "Sessions run on the default GPU (NvidiaTeslaT4) instead."),
+    "TpuV38": ("TpuV5E8", "tpu", "Sessions run on the default TPU (TpuV5E8) instead."),
+    "Tpu1VmV38": ("TpuV5E8", "tpu", "Sessions run on the default TPU (TpuV5E8) instead."),
+    "TpuV232": (None, "cpu", "Sessions run on CPU instead, with no accelerator at all."),
+    "TpuV2256": (None, "cpu", "Sessions run on CPU instead, with no accelerator at all."),
+}
+KNOWN_SHAPES = {**CURRENT_SHAPES, **{name: kind for name, (_, kind, _) in RETIRED_SHAPES.items() if kind != "cpu"},
+                "TpuV232": "tpu", "TpuV2256": "tpu"}
+
+
+def canonical_shape(shape: str) -> str | None:
+    """A machine shape as Kaggle spells it (shapes match case-insensitively), or None when unknown.
+
+    Example:
+        >>> canonical_shape("nvidiatesla t4".replace(" ", "")), canonical_shape("Quantum9000")
+        ('NvidiaTeslaT4', None)
+    """
+    low = shape.strip().lower()
+    return next((name for name in KNOWN_SHAPES if name.lower() == low), None)
 
 
 @dataclass(frozen=True)
@@ -97,8 +117,7 @@ class Accelerator:
         """What to tell the user before pushing: a retired or unknown machine shape."""
         out = []
         if self.machine_shape in RETIRED_SHAPES:
-            out.append(f"machine shape {self.machine_shape} is retired on Kaggle; "
-                       f"{RETIRED_SHAPES[self.machine_shape]} is its replacement")
+            out.append(f"machine shape {self.machine_shape} is retired on Kaggle. {RETIRED_SHAPES[self.machine_shape][2]}")
         elif self.machine_shape and self.machine_shape not in KNOWN_SHAPES:
             out.append(f"machine shape {self.machine_shape} is not one kk knows ({', '.join(KNOWN_SHAPES)}); "
                        "passing it to Kaggle as given")

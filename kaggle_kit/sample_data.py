@@ -108,6 +108,7 @@ def write_competition(
     meta = {
         "slug": slug, "title": title, "metric": "categorizationaccuracy", "id_column": id_col,
         "label_column": label_col, "train_rows": n_train, "test_rows": n_test,
+        "rules_required": False, "code_competition": True,
     }
     if n_extra and layout != "digit-recognizer":
         meta["extra_files"] = {"Dig-MNIST.csv": n_extra}

@@ -7,19 +7,25 @@ protocol it answers is the one the official client speaks (RPCs as `POST /api/v1
 
 Layout (moto style: state and behaviour apart from HTTP; each module imports only those listed above it):
 
-    core.py            EmulatorError, users, fault injection (`Faults`), `ServiceBackend` (state persisted as
-                       JSON) and `EmulatorRoot`, the Protocol a service sees of the emulator
+    core.py            EmulatorError, users (`load_users`: a users file or $KK_EMULATOR_USERS, never argv), name
+                       and slug checks (`check_slug`, ...: names become folders under --state), fault injection
+                       (`Faults`), `ServiceBackend` (state persisted as JSON) and `EmulatorRoot`, the Protocol a
+                       service sees of the emulator
     metrics.py         metric registry (`categorizationaccuracy`)
     scoring.py         `score_submission`: a file against the hidden solution, errors naming line and column
     blobs.py           `BlobStore`: resumable uploads and signed blob download URLs
-    competitions.py    `CompetitionsBackend`: the read-only store, submissions, daily limits
+    competitions.py    `CompetitionsBackend`: the read-only store, rules acceptance, submissions, daily limits,
+                       leaderboard
     datasets.py        `DatasetsBackend`: create, version, files, archives; private = owner only
     kernel_records.py  `SaveKernelRequest`, `KernelSettings`, `Kernel`, `KernelVersion`
-    kernels.py         `KernelsBackend`: push, sessions in the local sandbox, logs, outputs, code submissions
+    notebooks.py       `runner_script`: a notebook kernel runs cell by cell and writes `__notebook__.ipynb`
+    kernels.py         `KernelsBackend`: push (machine shapes, per-account session limits), sessions in the local
+                       sandbox, logs, outputs, code submissions (code competitions only, a version required)
     services.py        `SERVICES`: the one list of services, each naming its backend class and its API module
     models.py          `EmulatorBackend`: the root; builds one backend per entry of `SERVICES`
     api/               RPC handlers, one module per service: wire JSON -> typed backend calls -> wire JSON
     responses.py       the werkzeug WSGI app: routing, auth, errors, redirects, blob GET, upload PUT, control API
+                       (admin token only: `EmulatorServer.admin_token`, also `<state>/admin-token`)
     server.py          `EmulatorServer`: a threaded werkzeug HTTP server around the app
     testing.py         `running_emulator`, `client_env`, `kaggle_cli`, `call_rpc`, `ManualClock`
 

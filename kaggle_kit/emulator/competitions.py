@@ -7,7 +7,14 @@ The store holds one folder per competition, as `kaggle_kit.sample_data.write_com
     STORE/<slug>/solution.csv        <id column>,<label column>,Usage   (Usage: Public / Private)
     STORE/<slug>/competition.json    {"slug", "title", "metric", "id_column", "label_column",
                                       optional "deadline" (ISO), "max_daily_submissions" (default 5),
+                                      "rules_required" (default false), "code_competition" (default true),
                                       "category", "reward", "description"}
+
+`rules_required`: until a user accepts the rules (`accept_rules`: `kk emulator accept-rules` or
+`POST /_emulator/rules`), their downloads and submissions are refused with 403, as on Kaggle.
+`code_competition`: whether kernel outputs may be submitted (CreateCodeSubmission); Kaggle takes code
+submissions only in code competitions. The default is true so that stores written before the field existed keep
+working; a store should say it explicitly.
 
 A submission is scored when it is created (`scoring.score_submission`: the metric on the Public rows gives
 `publicScore`, on the Private rows `privateScore`); it reads as PENDING until `scoring_delay` seconds have passed, and its private score stays hidden
@@ -30,18 +37,34 @@ import json
 import os
 import threading
 import zipfile
+import zlib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from kaggle_kit.emulator.blobs import BlobStore, Upload
-from kaggle_kit.emulator.core import EmulatorError, EmulatorRoot, ServiceBackend, not_found, parse_datetime, utc_day
+from kaggle_kit.emulator.core import (
+    SLUG_RE,
+    EmulatorError,
+    EmulatorRoot,
+    ServiceBackend,
+    not_found,
+    parse_datetime,
+    utc_day,
+)
 from kaggle_kit.emulator.metrics import get_metric
 from kaggle_kit.emulator.scoring import Solution, SubmissionInvalid, format_score, score_submission
 from kaggle_kit.io import atomic_path, atomic_write_json
 from kaggle_kit.status import SubmissionStatus
 
 DEFAULT_DAILY_SUBMISSIONS = 5
+
+
+def team_id(owner: str) -> int:
+    """A team's stable id (a team is one user here)."""
+    return zlib.crc32(owner.encode()) % 1_000_000
 
 
 @dataclass(frozen=True)
@@ -60,6 +83,8 @@ class CompetitionInfo:
     reward: str = "Knowledge"
     description: str = ""
     created: float = 0.0
+    rules_required: bool = False
+    code_competition: bool = True
 
     @property
     def data_dir(self) -> Path:
@@ -94,8 +119,17 @@ class CompetitionInfo:
             deadline = parse_datetime(meta.get("deadline"))
         except ValueError:
             raise ValueError(f"{meta_file}: deadline {meta.get('deadline')!r} is not an ISO date") from None
+        slug = meta.get("slug") or folder.name
+        if not isinstance(slug, str) or not SLUG_RE.match(slug):  # it becomes a folder name under --state
+            raise ValueError(f"{meta_file}: invalid slug {slug!r} (letters, digits, '-' and '_')")
+        flags = {}
+        for key in ("rules_required", "code_competition"):
+            if key in meta:
+                if not isinstance(meta[key], bool):
+                    raise ValueError(f"{meta_file}: {key} must be true or false, not {meta[key]!r}")
+                flags[key] = meta[key]
         return cls(
-            slug=meta.get("slug") or folder.name,
+            slug=slug,
             title=meta.get("title") or folder.name,
             metric=meta["metric"],
             id_column=meta["id_column"],
@@ -107,6 +141,7 @@ class CompetitionInfo:
             reward=meta.get("reward", "Knowledge"),
             description=meta.get("description", ""),
             created=meta_file.stat().st_mtime,
+            **flags,
         )
 
 
@@ -150,6 +185,7 @@ class CompetitionsBackend(ServiceBackend):
         self.competitions: dict[str, CompetitionInfo] = {}
         self.submissions: dict[int, Submission] = {}
         self.next_ref = 1000
+        self.accepted: dict[str, list[str]] = {}  # competition -> users who accepted its rules
         self._solutions: dict[str, Solution] = {}
         self._archive_locks: dict[str, threading.Lock] = {}
         store = root.store_dir
@@ -160,10 +196,12 @@ class CompetitionsBackend(ServiceBackend):
                 self._archive_locks[comp.slug] = threading.Lock()
 
     def to_state(self) -> dict[str, Any]:
-        return {"next_ref": self.next_ref, "submissions": [asdict(s) for s in self.submissions.values()]}
+        return {"next_ref": self.next_ref, "submissions": [asdict(s) for s in self.submissions.values()],
+                "accepted": self.accepted}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.next_ref = state.get("next_ref", self.next_ref)
+        self.accepted = {k: list(v) for k, v in state.get("accepted", {}).items()}
         self.submissions = {s["ref"]: Submission(**{**s, "status": SubmissionStatus(s["status"])})
                             for s in state.get("submissions", [])}
 
@@ -174,7 +212,7 @@ class CompetitionsBackend(ServiceBackend):
     # -- competitions ------------------------------------------------------------------------------------------------
 
     def get(self, slug: str) -> CompetitionInfo:
-        comp = self.competitions.get(slug)
+        comp = self.competitions.get(slug) if isinstance(slug, str) else None
         if comp is None:
             raise not_found(f"Competition {slug!r} not found")
         return comp
@@ -189,6 +227,36 @@ class CompetitionsBackend(ServiceBackend):
 
     def has_entered(self, user: str | None, slug: str) -> bool:
         return any(s.owner == user and s.competition == slug for s in self.submissions.values())
+
+    # -- rules -------------------------------------------------------------------------------------------------------
+
+    def has_accepted(self, user: str | None, slug: str) -> bool:
+        """Whether `user` may download and submit: the rules are not required, or `user` accepted them."""
+        comp = self.get(slug)
+        return not comp.rules_required or (user is not None and user in self.accepted.get(slug, []))
+
+    def require_rules(self, user: str | None, slug: str, action: str = "download files") -> CompetitionInfo:
+        """The competition, or 403 when `user` has not accepted its rules yet.
+
+        Kaggle's text for a download (its 403 body, quoted in Kaggle/kaggle-cli#152 and openai/mle-bench#29):
+        "You must accept this competition's rules before you'll be able to download files."; for other actions
+        the same sentence names the action.
+        """
+        comp = self.get(slug)
+        if not self.has_accepted(user, slug):
+            raise EmulatorError(403, f"You must accept this competition's rules before you'll be able to {action}.")
+        return comp
+
+    def accept_rules(self, user: str, slug: str, known_users: Iterable[str] | None = None) -> None:
+        """`user` accepts `slug`'s rules (on Kaggle: the "I Understand and Accept" button; here the control API)."""
+        self.get(slug)
+        if known_users is not None and user not in known_users:
+            raise not_found(f"User {user!r} is not one of this emulator's users")
+        with self.root.lock:
+            users = self.accepted.setdefault(slug, [])
+            if user not in users:
+                users.append(user)
+                self.save()
 
     def team_count(self, slug: str) -> int:
         return len({s.owner for s in self.submissions.values() if s.competition == slug})
@@ -245,7 +313,7 @@ class CompetitionsBackend(ServiceBackend):
 
     def start_submission_upload(self, user: str, slug: str, file_name: str, content_length: int,
                                 last_modified: int | None = None) -> Upload:
-        self.get(slug)
+        self.require_rules(user, slug, "submit")
         return self.blobs.start_upload(user, f"submission:{slug}", file_name, content_length, last_modified)
 
     def limits(self, user: str, slug: str) -> dict[str, int]:
@@ -258,7 +326,7 @@ class CompetitionsBackend(ServiceBackend):
 
     def create_submission(self, user: str, slug: str, token: str, description: str = "",
                           sandbox: bool = False) -> Submission:
-        comp = self.get(slug)
+        comp = self.require_rules(user, slug, "submit")
         with self.root.lock:
             upload = self.blobs.claim(token, user, f"submission:{slug}")
             if self.limits(user, slug)["num_allowed_now"] <= 0:
@@ -316,6 +384,27 @@ class CompetitionsBackend(ServiceBackend):
                 best[sub.owner] = (sub, score)
         rows = [(owner, sub, score) for owner, (sub, score) in best.items()]
         return sorted(rows, key=lambda r: (-r[2] if better else r[2], r[1].date))
+
+    def leaderboard_archive(self, slug: str) -> Path:
+        """`<slug>.zip` holding `<slug>-publicleaderboard.csv` (DownloadLeaderboard), rebuilt on every call.
+
+        Columns as Kaggle's download: Rank, TeamId, TeamName, LastSubmissionDate, Score, SubmissionCount,
+        TeamMemberUserNames (one member per team here: teams are users).
+        """
+        rows = self.leaderboard(slug)
+        counts: dict[str, int] = {}
+        for sub in self.submissions.values():
+            if sub.competition == slug and not sub.sandbox:
+                counts[sub.owner] = counts.get(sub.owner, 0) + 1
+        lines = ["Rank,TeamId,TeamName,LastSubmissionDate,Score,SubmissionCount,TeamMemberUserNames"]
+        for rank, (owner, sub, score) in enumerate(rows, 1):
+            date = datetime.fromtimestamp(sub.date, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+            lines.append(f"{rank},{team_id(owner)},{owner},{date},{format_score(score)},{counts.get(owner, 0)},{owner}")
+        target = self.folder / "leaderboards" / slug / f"{slug}.zip"
+        with self._archive_locks[slug], atomic_path(target) as tmp:
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+                zf.writestr(f"{slug}-publicleaderboard.csv", "\n".join(lines) + "\n")
+        return target
 
     def view(self, sub: Submission) -> SubmissionView:
         now = self.now()

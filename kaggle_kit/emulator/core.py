@@ -15,6 +15,8 @@ Example:
 from __future__ import annotations
 
 import json
+import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -48,6 +50,43 @@ def bad_request(message: str) -> EmulatorError:
     return EmulatorError(400, message)
 
 
+# Names become folders under --state (`kernels/<owner>/<slug>/`), so anything but these characters is refused
+# before it reaches a path: no `..`, no separators, no NUL. Kaggle's own names are narrower still.
+USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,49}$")
+SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,49}$")
+
+
+def check_user_name(name: str) -> str:
+    """`name` if it is a valid account name (letters, digits, `-`, `_`; at most 50), else 400.
+
+    Example:
+        >>> check_user_name("local")
+        'local'
+        >>> check_user_name("../etc")
+        Traceback (most recent call last):
+        ...
+        kaggle_kit.emulator.core.EmulatorError: Invalid user name '../etc': use letters, digits, '-' and '_'
+    """
+    if not isinstance(name, str) or not USER_RE.match(name):
+        raise bad_request(f"Invalid user name {name!r}: use letters, digits, '-' and '_'")
+    return name
+
+
+def check_slug(kind: str, slug: str, min_len: int = 3) -> str:
+    """`slug` if it is a valid `kind` slug (competition, dataset, kernel: letters, digits, `-`, `_`), else 400."""
+    if not isinstance(slug, str) or not SLUG_RE.match(slug) or len(slug) < min_len:
+        raise bad_request(f"Invalid {kind} slug {slug!r}: use {min_len}-50 letters, digits, '-' and '_'")
+    return slug
+
+
+def check_file_name(name: str) -> str:
+    """`name` if it is a plain file name (no folders, not `.`/`..`, no control characters), else 400."""
+    if (not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name
+            or any(ord(c) < 32 for c in name) or len(name) > 255):
+        raise bad_request(f"Invalid file name {name!r}: it must be a plain file name without folders")
+    return name
+
+
 def parse_user(spec: str) -> tuple[str, str]:
     """`"name:key"` -> `("name", "key")`; the key may itself contain colons.
 
@@ -58,7 +97,60 @@ def parse_user(spec: str) -> tuple[str, str]:
     name, sep, key = spec.partition(":")
     if not sep or not name or not key:
         raise ValueError(f"user {spec!r} must look like NAME:KEY (e.g. local:local)")
+    if not USER_RE.match(name):
+        raise ValueError(f"user name {name!r}: use letters, digits, '-' and '_' (at most 50)")
     return name, key
+
+
+USERS_ENV = "KK_EMULATOR_USERS"
+
+
+def parse_users_text(text: str, source: str = "users") -> dict[str, str]:
+    """Users from a users file's text: a JSON object `{"name": "key"}`, or `name:key` lines (`#` comments).
+
+    Example:
+        >>> parse_users_text('{"alice": "s3cret"}'), parse_users_text("# team\\nbob:k1\\ncarol:k2")
+        ({'alice': 's3cret'}, {'bob': 'k1', 'carol': 'k2'})
+    """
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        try:
+            data = json.loads(stripped)
+        except ValueError as exc:
+            raise ValueError(f"{source}: not valid JSON ({exc})") from None
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+            raise ValueError(f'{source}: want {{"name": "key", ...}} with string keys')
+        return dict(parse_user(f"{k}:{v}") for k, v in data.items())
+    users = {}
+    for line in stripped.replace(",", "\n").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            try:
+                name, key = parse_user(line)
+            except ValueError as exc:
+                raise ValueError(f"{source}: {exc}") from None
+            users[name] = key
+    return users
+
+
+def load_users(users_file: str | Path | None = None, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The emulator's users from `users_file` and/or `$KK_EMULATOR_USERS` (`name:key,name:key`).
+
+    Never from the command line: argv is readable by every process on the machine (`/proc/PID/cmdline`),
+    kernels the emulator runs included.
+    """
+    users: dict[str, str] = {}
+    if users_file is not None:
+        path = Path(users_file)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"--users-file {path}: {exc.strerror or exc}") from None
+        users.update(parse_users_text(text, str(path)))
+    env = os.environ if environ is None else environ
+    if env.get(USERS_ENV, "").strip():
+        users.update(parse_users_text(env[USERS_ENV], f"${USERS_ENV}"))
+    return users
 
 
 def utc_day(ts: float) -> str:

@@ -1,5 +1,5 @@
 """The kernels service's records: what a push asks for (`SaveKernelRequest`, `KernelSettings`) and what is kept
-(`Kernel` and its numbered `KernelVersion`s), plus the notebook-to-script conversion a notebook push needs.
+(`Kernel` and its numbered `KernelVersion`s).
 
 Example:
     >>> request = SaveKernelRequest(slug="local/my-kernel", text="print(1)",
@@ -12,12 +12,10 @@ Example:
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from kaggle_kit.emulator.core import bad_request
 from kaggle_kit.status import KernelStatus
 
 
@@ -76,6 +74,8 @@ class KernelVersion:
     finished: float | None = None
     outputs: list[str] = field(default_factory=list)
     isolation: str | None = None
+    accelerator: str = "cpu"  # what the session counts against: cpu, gpu or tpu (see KernelsBackend.session_limits)
+    machine_shape: str | None = None  # the shape it runs on after a retired one was substituted
 
 
 @dataclass
@@ -105,20 +105,3 @@ class Kernel:
         versions = [KernelVersion(**{**v, "settings": KernelSettings.from_state(v["settings"]),
                                      "status": KernelStatus(v["status"])}) for v in d["versions"]]
         return cls(**{**d, "versions": versions})
-
-
-def notebook_to_script(text: str) -> str:
-    """A notebook's code cells as one script (shell `!` and `%` magic lines commented out)."""
-    try:
-        nb = json.loads(text)
-    except ValueError as exc:
-        raise bad_request(f"kernelType notebook: text is not notebook JSON ({exc})") from None
-    parts = []
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") != "code":
-            continue
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else str(source)
-        lines = [f"# {line}" if line.lstrip().startswith(("!", "%")) else line for line in source.splitlines()]
-        parts.append("\n".join(lines))
-    return "\n\n".join(parts) + "\n"

@@ -30,22 +30,58 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from kaggle_kit.accelerators import Accelerator
+from kaggle_kit.accelerators import CURRENT_SHAPES, RETIRED_SHAPES, Accelerator, canonical_shape
 from kaggle_kit.emulator.competitions import CompetitionsBackend, Submission
-from kaggle_kit.emulator.core import EmulatorError, EmulatorRoot, ServiceBackend, bad_request, not_found
-from kaggle_kit.emulator.datasets import DatasetsBackend
-from kaggle_kit.emulator.kernel_records import (
-    Kernel,
-    KernelSettings,
-    KernelVersion,
-    SaveKernelRequest,
-    notebook_to_script,
+from kaggle_kit.emulator.core import (
+    EmulatorError,
+    EmulatorRoot,
+    ServiceBackend,
+    bad_request,
+    check_slug,
+    check_user_name,
+    not_found,
 )
+from kaggle_kit.emulator.datasets import DatasetsBackend
+from kaggle_kit.emulator.kernel_records import Kernel, KernelSettings, KernelVersion, SaveKernelRequest
+from kaggle_kit.emulator.notebooks import check_notebook, runner_script
 from kaggle_kit.io import atomic_write_json, atomic_write_text
 from kaggle_kit.status import KernelStatus
 
 DEFAULT_TIMEOUT = 9 * 3600.0  # Kaggle's batch session limit (12 h CPU/GPU, 9 h TPU): the smaller one
 SLUG_MIN = 5
+
+# Concurrent batch sessions an account may hold (queued or running) per accelerator. GPU 2: Kaggle's answer
+# "Maximum batch GPU session count of 2 reached." (quoted in adapter-hub/playground#4, 2022; it was 4 in 2019,
+# Kaggle/kaggle-cli#185). TPU 1 and CPU 5 are assumptions (no published figure found): lower is the strict side.
+SESSION_LIMITS = {"cpu": 5, "gpu": 2, "tpu": 1}
+
+# Machine shapes SaveKernel accepts, lower-cased -> (name, accelerator). The official client's own list of
+# names is a server-side enum it does not ship; these are the ones its help and kk name.
+def resolve_machine(settings: KernelSettings) -> tuple[str, str | None, str | None]:
+    """`(accelerator, machine shape, warning)` a push runs on; 400 for a shape Kaggle does not have.
+
+    The accelerator follows enable_gpu/enable_tpu; a retired shape is replaced (a retired TPU v2 by the CPU).
+
+    Example:
+        >>> resolve_machine(KernelSettings(enable_gpu=True, machine_shape="NvidiaTeslaP100"))[:2]
+        ('gpu', 'NvidiaTeslaT4')
+    """
+    kind = Accelerator.from_switches(settings.enable_gpu, settings.enable_tpu).kind
+    shape = (settings.machine_shape or "").strip()
+    if not shape:
+        return kind, None, None
+    name = canonical_shape(shape)
+    if name is None:
+        raise bad_request(f"Invalid machine shape {shape!r}: valid shapes are {', '.join(CURRENT_SHAPES)}")
+    if name in RETIRED_SHAPES:
+        new_shape, new_kind, detail = RETIRED_SHAPES[name]
+        return (new_kind if kind != "cpu" else "cpu"), (new_shape if kind != "cpu" else None), \
+            f"'{shape}' is retired. {detail}"
+    shape_kind = CURRENT_SHAPES[name]
+    if kind != "cpu" and shape_kind != kind:
+        raise bad_request(f"Machine shape {name} is a {shape_kind.upper()} shape but the kernel enables "
+                          f"the {kind.upper()}")
+    return kind, (name if kind != "cpu" else None), None
 
 
 class KernelsBackend(ServiceBackend):
@@ -58,6 +94,7 @@ class KernelsBackend(ServiceBackend):
         self.kernels: dict[str, Kernel] = {}
         self.next_id = 5000
         self.max_sessions = 2
+        self.session_limits = dict(SESSION_LIMITS)  # per account and accelerator, checked at push
         self.session_timeout = DEFAULT_TIMEOUT  # cap for every session (a push may ask for less)
         self.layout = "nested"  # where sources are mounted (see kaggle_kit.kernels.sandbox.input_mounts)
         self.weak_isolation = True  # without `unshare -n`, fall back to the audit-hook guard (and log it)
@@ -133,6 +170,22 @@ class KernelsBackend(ServiceBackend):
     def code_path(self, kernel: Kernel, v: KernelVersion) -> Path:
         return self.version_dir(kernel, v.number) / "code" / v.code_file
 
+    def runner_path(self, kernel: Kernel, v: KernelVersion) -> Path:
+        """What the sandbox runs: the code file itself, or for a notebook its cell-by-cell runner."""
+        if v.settings.kernel_type != "notebook":
+            return self.code_path(kernel, v)
+        return self.version_dir(kernel, v.number) / "runner" / f"{kernel.slug}.py"
+
+    def _check_session_limit(self, user: str, accelerator: str) -> None:
+        """400 with Kaggle's text when `user` already holds the most sessions of this accelerator."""
+        limit = self.session_limits.get(accelerator)
+        if limit is None:
+            return
+        held = sum(1 for k in self.kernels.values() if k.owner == user for v in k.versions
+                   if v.execution == "RUN" and v.accelerator == accelerator and not v.status.finished)
+        if held >= limit:
+            raise bad_request(f"Maximum batch {accelerator.upper()} session count of {limit} reached.")
+
     def source(self, kernel: Kernel, v: KernelVersion) -> str:
         return self.code_path(kernel, v).read_text()
 
@@ -153,7 +206,8 @@ class KernelsBackend(ServiceBackend):
     def _check_sources(self, user: str, settings: KernelSettings) -> dict[str, list[str]]:
         invalid: dict[str, list[str]] = {"competition": [], "dataset": [], "kernel": []}
         for slug in settings.competition_data_sources:
-            if slug not in self.competitions.competitions:
+            # Kaggle attaches a competition's data only for a user who accepted its rules.
+            if slug not in self.competitions.competitions or not self.competitions.has_accepted(user, slug):
                 invalid["competition"].append(slug)
         for ref in settings.dataset_data_sources:
             owner, _, slug = str(ref).partition("/")
@@ -183,14 +237,20 @@ class KernelsBackend(ServiceBackend):
                 owner, slug = user, owner
         if owner != user:
             raise EmulatorError(403, f"You can only push kernels under your own account ({user!r}), not {owner!r}")
+        check_user_name(owner)
         if len(slug) < SLUG_MIN:
             raise bad_request(f"Kernel slug {slug!r} is too short (at least {SLUG_MIN} characters)")
+        check_slug("kernel", slug, SLUG_MIN)  # owner/slug become folders under --state
         pushed = request.settings
         if pushed.language != "python":
             raise bad_request(f"The emulator runs python kernels only, not {pushed.language!r}")
+        if pushed.kernel_type not in ("script", "notebook"):
+            raise bad_request(f"Invalid kernelType {pushed.kernel_type!r}: script or notebook")
         if not request.text.strip():
             raise bad_request("The kernel has no code (text is empty)")
-        script = notebook_to_script(request.text) if pushed.kernel_type == "notebook" else request.text
+        if pushed.kernel_type == "notebook":
+            check_notebook(request.text)
+        accelerator, machine_shape, _ = resolve_machine(pushed)
         invalid = self._check_sources(user, pushed)
         settings = replace(
             pushed,
@@ -199,6 +259,8 @@ class KernelsBackend(ServiceBackend):
             kernel_data_sources=[s for s in pushed.kernel_data_sources if s not in invalid["kernel"]])
         execution = "QUICK_SAVE" if request.quick_save else "RUN"
         with self.root.lock:
+            if execution == "RUN":
+                self._check_session_limit(user, accelerator)
             now = self.now()
             kernel = self.kernels.get(f"{owner}/{slug}")
             title = request.new_title or (kernel.title if kernel else slug)
@@ -208,8 +270,12 @@ class KernelsBackend(ServiceBackend):
                 self.kernels[kernel.ref] = kernel
             kernel.title, kernel.is_private = title, settings.is_private
             number = kernel.versions[-1].number + 1 if kernel.versions else 1
-            v = KernelVersion(number, now, title, f"{slug}.py", settings, execution)
-            atomic_write_text(self.code_path(kernel, v), script)
+            ext = ".ipynb" if settings.kernel_type == "notebook" else ".py"
+            v = KernelVersion(number, now, title, f"{slug}{ext}", settings, execution, accelerator=accelerator,
+                              machine_shape=machine_shape)
+            atomic_write_text(self.code_path(kernel, v), request.text)
+            if settings.kernel_type == "notebook":
+                atomic_write_text(self.runner_path(kernel, v), runner_script(request.text))
             if execution == "QUICK_SAVE":
                 v.status = KernelStatus.COMPLETE
                 v.finished = now
@@ -277,14 +343,17 @@ class KernelsBackend(ServiceBackend):
                 self.save()
             s = v.settings
             timeout = min(float(s.session_timeout_seconds or self.session_timeout), self.session_timeout)
-            accelerator = Accelerator.from_switches(s.enable_gpu, s.enable_tpu, s.machine_shape).kind
+            accelerator = v.accelerator
             notes = [f"kaggle emulator session for {kernel.ref} version {v.number} (timeout {timeout:g} s)"]
-            if accelerator == "cpu" and s.machine_shape:
+            shape_warning = resolve_machine(s)[2]
+            if shape_warning:
+                notes.append(f"Warning: {shape_warning}")
+            if accelerator == "cpu" and s.machine_shape and not shape_warning:
                 notes.append(f"machine shape {s.machine_shape} requested without enable_gpu/enable_tpu: CPU session")
             try:
-                result = run_kernel(self.code_path(kernel, v), self.version_dir(kernel, v.number) / "output",
+                result = run_kernel(self.runner_path(kernel, v), self.version_dir(kernel, v.number) / "output",
                                     mounts=self._mounts(kernel, v), internet=s.enable_internet, timeout=timeout,
-                                    accelerator=accelerator, machine_shape=s.machine_shape,
+                                    accelerator=accelerator, machine_shape=v.machine_shape,
                                     weak_isolation=self.weak_isolation, on_line=live.append, notes=notes,
                                     cancel=cancel)
                 status, failure, outputs, isolation = (KernelStatus(result.status), result.failure_message,
@@ -311,13 +380,21 @@ class KernelsBackend(ServiceBackend):
 
     def submit_output(self, user: str, competition: str, kernel: Kernel, label: str | int | None = None,
                       file_name: str = "submission.csv", description: str = "") -> Submission:
-        """Submit output `file_name` of version `label` (default: newest) to `competition` (CreateCodeSubmission).
+        """Submit output `file_name` of version `label` (required) to `competition` (CreateCodeSubmission).
 
-        Only a version that ran to COMPLETE with `competition` among its sources can be submitted; the file is
+        Only the owner's version of a code competition that ran to COMPLETE with `competition` among its sources can be submitted; the file is
         then scored like an uploaded one.
         """
+        if label in (None, "", 0):
+            # The official client refuses to send one without the other; the server does not guess "newest".
+            raise bad_request("Code competition submissions require both the kernel name and the version number")
         comps = self.competitions
-        comps.get(competition)
+        comp = comps.require_rules(user, competition, "submit")
+        if not comp.code_competition:
+            raise bad_request(f"Competition {competition!r} is not a code competition: it takes uploaded files "
+                              "(kaggle competitions submit -f FILE), not notebook outputs")
+        if kernel.owner != user:
+            raise EmulatorError(403, f"You can only submit your own notebooks, not {kernel.ref}")
         v = self.version(kernel, label)
         if v.status is not KernelStatus.COMPLETE or v.execution != "RUN":
             raise bad_request(f"Kernel {kernel.ref} version {v.number} has status {v.status}"

@@ -17,11 +17,13 @@ Example:
 
 from __future__ import annotations
 
+import hmac
+import secrets
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from kaggle_kit.emulator.blobs import BlobStore
@@ -41,17 +43,22 @@ class EmulatorBackend:
     kernels: KernelsBackend
 
     def __init__(self, store: str | Path | None, state: str | Path | None = None,
-                 users: Iterable[str] = ("local:local",), clock: Callable[[], float] = time.time,
-                 scoring_delay: float = 0.0) -> None:
+                 users: Iterable[str] | Mapping[str, str] = ("local:local",), clock: Callable[[], float] = time.time,
+                 scoring_delay: float = 0.0, admin_token: str | None = None) -> None:
         self.store_dir = Path(store).resolve() if store is not None else None
         if self.store_dir is not None and not self.store_dir.is_dir():
             raise ValueError(f"store folder {self.store_dir} does not exist")
         self.owns_state = state is None
         self.state_dir = Path(tempfile.mkdtemp(prefix="kk-emulator-state-") if state is None else state).resolve()
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.users: dict[str, str] = dict(parse_user(u) for u in users)
+        # In-process callers may pass keys directly (`{"name": "key"}` or "NAME:KEY" strings); the CLI never
+        # does (argv is public), it reads `core.load_users`.
+        self.users: dict[str, str] = (dict(parse_user(f"{k}:{v}") for k, v in users.items())
+                                      if isinstance(users, Mapping) else dict(parse_user(u) for u in users))
         if not self.users:
             raise ValueError("the emulator needs at least one user (NAME:KEY)")
+        # The control API (/_emulator/calls, /_emulator/faults) answers only to this token, never to a user key.
+        self.admin_token = admin_token or secrets.token_urlsafe(24)
         self.clock = clock
         self.scoring_delay = scoring_delay  # seconds a new submission reads as PENDING
         self.lock = threading.RLock()
@@ -91,6 +98,10 @@ class EmulatorBackend:
         if self.users.get(username) != key:
             raise EmulatorError(401, "Unauthenticated: unknown user or wrong API key")
         return username
+
+    def is_admin(self, token: str) -> bool:
+        """Whether `token` is this emulator's control-API token (compared in constant time)."""
+        return bool(token) and hmac.compare_digest(token.encode(), self.admin_token.encode())
 
     def user_for_token(self, token: str) -> str | None:
         """The user a Bearer access token belongs to (the emulator's tokens are the users' keys)."""

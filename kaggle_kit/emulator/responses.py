@@ -7,6 +7,8 @@ Routes:
     PUT  /upload/<token>                    uploads (`createUrl`): data PUTs and `Content-Range: bytes */N` probes
     GET|POST|DELETE /_emulator/faults       test-only control: list / add / clear injected faults
     GET|DELETE /_emulator/calls             test-only: the calls seen so far (RPC name, status, user)
+    POST /_emulator/rules                   {"competition", "user"}: that user accepts the competition's rules
+    (faults, calls and rules need the admin token: `X-KK-Admin-Token: <token>` or `Bearer <token>`)
     GET  /_emulator/health                  liveness plus the competitions served
 
 Errors are Kaggle's shape, `{"code": N, "message": "..."}` with HTTP status N. Credentials: HTTP Basic
@@ -50,6 +52,7 @@ log = logging.getLogger("kaggle_kit.emulator")
 
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 _CHUNK = 1 << 20
+ADMIN_HEADER = "X-KK-Admin-Token"
 
 
 @dataclass
@@ -90,6 +93,8 @@ class EmulatorApp:
     """The WSGI application. `backend` holds all state; `handlers` maps RPC names to handlers."""
 
     max_calls = 10_000
+    # The control API changes what every user sees (faults) or shows who called what (calls): admin token only.
+    admin_endpoints = frozenset({"faults", "calls", "rules"})
 
     def __init__(self, backend: EmulatorBackend, handlers: dict[str, Rpc] | None = None) -> None:
         self.backend = backend
@@ -102,6 +107,7 @@ class EmulatorApp:
             Rule("/upload/<token>", methods=["PUT"], endpoint="upload"),
             Rule("/_emulator/faults", methods=["GET", "POST", "DELETE"], endpoint="faults"),
             Rule("/_emulator/calls", methods=["GET", "DELETE"], endpoint="calls"),
+            Rule("/_emulator/rules", methods=["POST"], endpoint="rules"),
             Rule("/_emulator/health", methods=["GET"], endpoint="health"),
         ], strict_slashes=False)
 
@@ -113,6 +119,8 @@ class EmulatorApp:
         try:
             adapter = self.url_map.bind_to_environ(environ)
             endpoint, args = adapter.match()
+            if endpoint in self.admin_endpoints:
+                self._require_admin(request)
             response = getattr(self, f"on_{endpoint}")(request, record, **args)
         except EmulatorError as exc:
             response = error_response(exc)
@@ -148,6 +156,15 @@ class EmulatorApp:
                 raise EmulatorError(401, "Unauthenticated: invalid or expired access token")
             return user
         raise EmulatorError(401, f"Unauthenticated: unsupported authorization scheme {scheme!r}")
+
+    def _require_admin(self, request: Request) -> None:
+        token = request.headers.get(ADMIN_HEADER, "").strip()
+        scheme, _, value = request.headers.get("Authorization", "").strip().partition(" ")
+        if not token and scheme.lower() == "bearer":
+            token = value.strip()
+        if not self.backend.is_admin(token):
+            raise EmulatorError(401, f"The emulator's control API needs its admin token ({ADMIN_HEADER} header or "
+                                     "Bearer); `kk emulator serve` prints where it wrote it")
 
     # -- endpoints ---------------------------------------------------------------------------------------------------
 
@@ -252,6 +269,15 @@ class EmulatorApp:
                 self.calls.clear()
             calls = [asdict(c) for c in self.calls]
         return json_response({"calls": calls})
+
+    def on_rules(self, request: Request, record: CallRecord) -> Response:
+        record.method = "control"
+        spec = request.get_json(force=True, silent=True)
+        if not isinstance(spec, dict) or not spec.get("competition") or not spec.get("user"):
+            raise EmulatorError(400, 'POST /_emulator/rules wants {"competition": SLUG, "user": NAME}')
+        self.backend.competitions.accept_rules(str(spec["user"]), str(spec["competition"]),
+                                               known_users=self.backend.users)
+        return json_response({"accepted": True, "competition": spec["competition"], "user": spec["user"]})
 
     def on_health(self, request: Request, record: CallRecord) -> Response:
         record.method = "control"

@@ -14,9 +14,10 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,9 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from kaggle_kit.emulator.core import Fault
 from kaggle_kit.emulator.models import EmulatorBackend
-from kaggle_kit.emulator.responses import AbsoluteFormMiddleware, CallRecord, EmulatorApp
+from kaggle_kit.emulator.responses import ADMIN_HEADER, AbsoluteFormMiddleware, CallRecord, EmulatorApp
+
+ADMIN_TOKEN_FILE = "admin-token"  # under the state folder, mode 600
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -38,13 +41,15 @@ class EmulatorServer:
     """The Kaggle emulator serving `store` (read-only competitions) with mutable state under `state`.
 
     `state=None` uses a fresh temporary folder, removed by `stop()`; a given `state` folder is kept and reloaded
-    on the next start. `users` are `NAME:KEY` strings. `scoring_delay` is how long a new submission reads as
+    on the next start. `users` are `NAME:KEY` strings or a `{name: key}` mapping (in-process only: the CLI reads
+    them from a file or the environment). The control API's token is `admin_token`, also written to
+    `<state>/admin-token` (mode 600). `scoring_delay` is how long a new submission reads as
     PENDING. `clock` (epoch seconds) lets tests move time (daily limits, deadlines). `log_requests` prints one
     access-log line per request to stderr.
     """
 
     def __init__(self, store: str | Path | None, state: str | Path | None = None,
-                 users: Iterable[str] = ("local:local",), host: str = "127.0.0.1", port: int = 0, *,
+                 users: Iterable[str] | Mapping[str, str] = ("local:local",), host: str = "127.0.0.1", port: int = 0, *,
                  scoring_delay: float = 0.0, clock: Callable[[], float] | None = None,
                  log_requests: bool = False) -> None:
         # Bind first (a taken port raises OSError before any state folder exists). werkzeug's own bind would
@@ -64,7 +69,27 @@ class EmulatorServer:
                                                        request_handler=handler, fd=sock.fileno())
         self.host = host
         self.port: int = self._server.port
+        self.admin_token_file = self.backend.state_dir / ADMIN_TOKEN_FILE
+        self._write_admin_token()
         self._thread: threading.Thread | None = None
+
+    def _write_admin_token(self) -> None:
+        # Owner-only from the first byte: the token lets its holder fail every call and read who called what.
+        tmp = self.admin_token_file.with_name(f".{ADMIN_TOKEN_FILE}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self.backend.admin_token + "\n")
+        os.replace(tmp, self.admin_token_file)
+
+    @property
+    def admin_token(self) -> str:
+        """The control API's token (`/_emulator/faults`, `/_emulator/calls`, `/_emulator/rules`)."""
+        return self.backend.admin_token
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """Headers that authorise a control-API request: `requests.get(url, headers=server.admin_headers)`."""
+        return {ADMIN_HEADER: self.backend.admin_token}
 
     @property
     def url(self) -> str:

@@ -4,6 +4,7 @@
     client_env(server, home, user="local", key="local", tmpdir=None)             env for `kaggle` / `kk` subprocesses
     kaggle_cli()                                                                  path of the official CLI in the venv
     call_rpc(server, rpc, body=None, user="local", key="local")                  one raw RPC -> requests.Response
+    control(server, "POST", "faults", json={...})                                 the admin-only control API
     ManualClock(start=None)                                                       a clock tests move (`advance(days=1)`)
 
 Example (the official CLI against a local emulator, isolated in its own HOME and TMPDIR):
@@ -86,6 +87,14 @@ def call_rpc(server: EmulatorServer | str, rpc: str, body: dict | None = None, u
     url = server if isinstance(server, str) else server.url
     return requests.post(f"{url}/api/v1/{rpc}", json=body or {}, auth=(user, key) if user else None,
                          allow_redirects=follow_redirects, timeout=60)
+
+
+def control(server: EmulatorServer, method: str, route: str, **kwargs):
+    """One control-API request (`/_emulator/<route>`) with the server's admin token: a `requests.Response`."""
+    import requests
+
+    headers = {**server.admin_headers, **kwargs.pop("headers", {})}
+    return requests.request(method, f"{server.url}/_emulator/{route}", headers=headers, timeout=60, **kwargs)
 
 
 class ManualClock:

@@ -144,6 +144,9 @@ class KaggleClient:
                     accelerator: str | None = None) -> KernelPush:
         return self.kernels.push(folder, timeout, accelerator)
 
+    def kernel_current_version(self, ref: str) -> int:
+        return self.kernels.current_version(ref)
+
     def kernel_status(self, ref: str, version: int | None = None) -> KernelSession:
         return self.kernels.status(ref, version)
 

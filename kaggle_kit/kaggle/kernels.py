@@ -101,6 +101,20 @@ class KernelsClient:
             written.append(atomic_write_text(folder / f"{slug}.log", "".join(log_parts)))
         return written
 
+    def current_version(self, ref: str) -> int:
+        """The newest version number of kernel `ref` (OWNER/SLUG): what Kaggle runs when no version is named."""
+        from kagglesdk.kernels.types.kernels_api_service import ApiGetKernelRequest
+
+        owner, slug, _ = split_ref(ref, "kernel")
+        request = ApiGetKernelRequest()
+        request.user_name, request.kernel_slug = owner, slug
+        response = self.transport.rpc(lambda k: k.kernels.kernels_api_client.get_kernel, request,
+                                      Target("kernel", f"{owner}/{slug}"))
+        number = getattr(response.metadata, "current_version_number", None) if response.metadata else None
+        if not number:
+            raise KKError(f"kernel {owner}/{slug} has no version yet", hint="Push it first: kk push-kernel ...")
+        return int(number)
+
     def pull(self, ref: str, path: str | Path, metadata: bool = True) -> Path:
         """Download a kernel's code (and its kernel-metadata.json) into `path`; returns the folder."""
         owner, slug, v = split_ref(ref, "kernel")

@@ -107,6 +107,9 @@ def submit_kernel_output(competition: str, kernel: str, spec: CompetitionSpec, v
     import tempfile
 
     client = client or KaggleClient()
+    # Kaggle takes code submissions for a named version only; naming the newest here also means the file checked
+    # below is the file submitted, even if a new version is pushed in between.
+    version = version or client.kernel_current_version(kernel)
     with tempfile.TemporaryDirectory(prefix="kk-kernel-output-") as tmp:
         files = client.kernel_output(kernel, tmp, version=version, pattern=f"^{re.escape(file_name)}$")
         found = [f for f in files if f.name == file_name]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from emulator_helpers import make_runner
 
-from kaggle_kit.emulator.testing import ManualClock, call_rpc, running_emulator
+from kaggle_kit.emulator.testing import ManualClock, call_rpc, control, running_emulator
 
 COMP = "digit-recognizer"
 
@@ -202,11 +202,20 @@ def test_injected_rpc_fault_then_success(emulator, kaggle):
 def test_fault_control_endpoint(emulator):
     import requests
 
-    r = requests.post(f"{emulator.url}/_emulator/faults", json={"method": "GetSubmissionLimits", "status": 429,
-                                                                "retry_after": 2})
+    spec = {"method": "GetSubmissionLimits", "status": 429, "retry_after": 2}
+    # Without the admin token the control API neither changes nor shows anything, whatever user key is sent.
+    assert requests.post(f"{emulator.url}/_emulator/faults", json=spec, timeout=10).status_code == 401
+    assert requests.get(f"{emulator.url}/_emulator/calls", auth=("local", "local"), timeout=10).status_code == 401
+    assert requests.get(f"{emulator.url}/_emulator/faults", headers={"X-KK-Admin-Token": "local"},
+                        timeout=10).status_code == 401
+    assert emulator.backend.faults.pending() == []
+
+    r = control(emulator, "POST", "faults", json=spec)
     assert r.status_code == 201
     limited = call_rpc(emulator, "competitions.CompetitionApiService/GetSubmissionLimits", {"competitionName": COMP})
     assert limited.status_code == 429 and limited.headers["Retry-After"] == "2"
     assert call_rpc(emulator, "competitions.CompetitionApiService/GetSubmissionLimits",
                     {"competitionName": COMP}).status_code == 200
-    assert requests.post(f"{emulator.url}/_emulator/faults", json={"status": 503}).status_code == 400
+    assert control(emulator, "POST", "faults", json={"status": 503}).status_code == 400
+    calls = control(emulator, "GET", "calls", headers={"Authorization": f"Bearer {emulator.admin_token}"})
+    assert calls.status_code == 200 and calls.json()["calls"]

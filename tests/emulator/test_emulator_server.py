@@ -46,23 +46,68 @@ def test_state_survives_restart(emu_store, tmp_path):
 
 def test_kk_emulator_serve_subprocess(emu_store, tmp_path):
     kk = Path(sys.executable).parent / "kk"
+    users = tmp_path / "users.json"
+    users.write_text(json.dumps({"alice": "secret-key-1"}))
+    users.chmod(0o600)
+    state = tmp_path / "state"
     proc = subprocess.Popen([str(kk), "emulator", "serve", "--store", str(emu_store), "--port", "0", "--quiet",
-                             "--user", "alice:secret"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--users-file", str(users), "--state", str(state)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline().strip()
         assert line.startswith("Kaggle emulator listening on http://127.0.0.1:"), line
         url = line.rsplit(" ", 1)[-1]
+        # No key in the process's command line, which any local process can read.
+        assert b"secret-key-1" not in Path(f"/proc/{proc.pid}/cmdline").read_bytes()
         health = requests.get(f"{url}/_emulator/health", timeout=10).json()
         assert health == {"ok": True, "competitions": [COMP, "limited-digits"]}
-        kaggle = make_runner(url, tmp_path / "home", user="alice", key="secret")
+        kaggle = make_runner(url, tmp_path / "home", user="alice", key="secret-key-1")
         out = kaggle("competitions", "files", COMP)
         assert out.returncode == 0 and "train.csv" in out.stdout
         assert call_rpc(url, "competitions.CompetitionApiService/ListDataFiles", {"competitionName": COMP},
-                        user="local", key="local").status_code == 401  # only --user users exist
+                        user="local", key="local").status_code == 401  # only the file's users exist
+        # The control API wants the token written (owner-only) into the state folder.
+        token_file = state / "admin-token"
+        assert token_file.stat().st_mode & 0o077 == 0
+        assert requests.get(f"{url}/_emulator/calls", timeout=10).status_code == 401
+        calls = requests.get(f"{url}/_emulator/calls", headers={"X-KK-Admin-Token": token_file.read_text().strip()},
+                             timeout=10)
+        assert calls.status_code == 200 and any(c["user"] == "alice" for c in calls.json()["calls"])
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0 and "Kaggle emulator stopped" in err
+    assert "secret-key-1" not in err
+
+
+def test_kk_emulator_serve_refuses_keys_on_argv_and_remote_hosts(emu_store, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from kaggle_kit.cli import app
+
+    runner = CliRunner()
+    kk = Path(sys.executable).parent / "kk"
+    # Subprocesses with a timeout: a server that wrongly starts fails the test instead of serving forever.
+    serve = [str(kk), "emulator", "serve", "--store", str(emu_store), "--port", "0", "--quiet"]
+    on_argv = subprocess.run([*serve, "--user", "alice:secret"], capture_output=True, text=True, timeout=60)
+    assert on_argv.returncode == 1 and "--users-file" in on_argv.stderr and "KK_EMULATOR_USERS" in on_argv.stderr
+    remote = subprocess.run([*serve, "--host", "0.0.0.0"], capture_output=True, text=True, timeout=60)
+    assert remote.returncode == 1 and "--allow-remote" in remote.stderr
+    bad = tmp_path / "users.txt"
+    bad.write_text("../evil:key\n")
+    refused = runner.invoke(app, ["emulator", "serve", "--store", str(emu_store), "--users-file", str(bad)])
+    assert refused.exit_code == 1 and "'../evil'" in refused.output
+
+
+def test_users_from_file_and_environment(tmp_path):
+    from kaggle_kit.emulator.core import load_users
+
+    lines = tmp_path / "users.txt"
+    lines.write_text("# team\nalice:k:with:colons\n\nbob:k2\n")
+    assert load_users(lines, environ={}) == {"alice": "k:with:colons", "bob": "k2"}
+    assert load_users(None, environ={"KK_EMULATOR_USERS": "carol:k3,dave:k4"}) == {"carol": "k3", "dave": "k4"}
+    with pytest.raises(ValueError, match="NAME:KEY"):
+        load_users(None, environ={"KK_EMULATOR_USERS": "nokey"})
 
 
 def test_kk_emulator_serve_rejects_missing_store(tmp_path):

@@ -160,7 +160,8 @@ def test_code_submission_scores_the_kernels_output(env, tmp_path, emulator, kern
     kaggle(env, "kernels", "push", "-p", str(push_folder(tmp_path, "failing-one", "raise SystemExit(3)\n")))
     wait_done(env, "local/failing-one")
     bad = call_rpc(emulator, "competitions.CompetitionApiService/CreateCodeSubmission",
-                   {"competitionName": "digit-recognizer", "kernelOwner": "local", "kernelSlug": "failing-one"},
+                   {"competitionName": "digit-recognizer", "kernelOwner": "local", "kernelSlug": "failing-one",
+                        "kernelVersion": 1},
                    key=KEY)
     assert bad.status_code == 400 and "ERROR" in bad.json()["message"]
 
@@ -182,3 +183,113 @@ def test_sessions_are_persisted_and_a_killed_one_reads_error(kernel_store, tmp_p
         st = call_rpc(server, "kernels.KernelsApiService/GetKernelSessionStatus",
                       {"userName": "local", "kernelSlug": "sleepy-kernel"}).json()
         assert st["status"] == "ERROR" and "stopped" in st["failureMessage"]
+
+
+def notebook_folder(tmp_path: Path, slug: str, cells: list[tuple[str, str]]) -> Path:
+    folder = tmp_path / slug
+    folder.mkdir(parents=True, exist_ok=True)
+    nb = {"cells": [{"cell_type": kind, "metadata": {}, "source": src.splitlines(keepends=True),
+                     **({"outputs": [], "execution_count": None} if kind == "code" else {})} for kind, src in cells],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    (folder / f"{slug}.ipynb").write_text(json.dumps(nb))
+    (folder / "kernel-metadata.json").write_text(json.dumps({
+        "id": f"local/{slug}", "title": slug, "code_file": f"{slug}.ipynb", "language": "python",
+        "kernel_type": "notebook", "enable_internet": False}))
+    return folder
+
+
+def test_notebook_kernels_run_cell_by_cell(env, tmp_path, emulator):
+    cells = [("markdown", "# a notebook"), ("code", "x = 20 + 1\n%matplotlib inline"),
+             ("code", "print('double', x * 2)\nx"),
+             ("code", "def f():\n    return x\nimport sys\nprint('to stderr', file=sys.stderr)")]
+    r = kaggle(env, "kernels", "push", "-p", str(notebook_folder(tmp_path, "good-notebook", cells)))
+    assert "successfully pushed" in r.stdout, r
+    assert "COMPLETE" in wait_done(env, "local/good-notebook")
+    out = tmp_path / "out"
+    assert kaggle(env, "kernels", "output", "local/good-notebook", "-p", str(out)).returncode == 0
+    nb = json.loads((out / "__notebook__.ipynb").read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert [c["execution_count"] for c in code] == [1, 2, 3]
+    assert code[1]["outputs"][0] == {"output_type": "stream", "name": "stdout", "text": ["double 42\n"]}
+    assert code[1]["outputs"][1]["data"] == {"text/plain": "21"}  # the last bare expression, as Jupyter shows it
+    assert code[2]["outputs"] == [{"output_type": "stream", "name": "stderr", "text": ["to stderr\n"]}]
+    assert "double 42" in (out / "good-notebook.log").read_text()
+    pulled = tmp_path / "pulled"
+    assert kaggle(env, "kernels", "pull", "local/good-notebook", "-p", str(pulled)).returncode == 0
+    assert json.loads((pulled / "good-notebook.ipynb").read_text())["cells"][0]["cell_type"] == "markdown"
+
+    failing = [("code", "print('first')"), ("code", "1 / 0"), ("code", "print('never runs')")]
+    kaggle(env, "kernels", "push", "-p", str(notebook_folder(tmp_path, "bad-notebook", failing)))
+    status = wait_done(env, "local/bad-notebook")
+    assert "ERROR" in status and "ZeroDivisionError" in status
+    out2 = tmp_path / "out2"
+    kaggle(env, "kernels", "output", "local/bad-notebook", "-p", str(out2))
+    code = json.loads((out2 / "__notebook__.ipynb").read_text())["cells"]
+    assert code[1]["outputs"][-1]["ename"] == "ZeroDivisionError"
+    assert code[2]["outputs"] == [] and code[2]["execution_count"] is None  # later cells do not run
+    assert "never runs" not in (out2 / "bad-notebook.log").read_text()
+
+
+def test_machine_shapes_are_checked_and_retired_ones_substituted(env, tmp_path, emulator):
+    folder = push_folder(tmp_path, "shape-kernel", "print(1)\n", enable_gpu=True)
+    bogus = kaggle(env, "kernels", "push", "-p", str(folder), "--no-run", "--accelerator", "NvidiaTeslaK80x9")
+    assert "Kernel push error: Invalid machine shape 'NvidiaTeslaK80x9'" in bogus.stdout, bogus
+    retired = kaggle(env, "kernels", "push", "-p", str(folder), "--no-run", "--accelerator", "NvidiaTeslaP100")
+    assert "successfully saved" in retired.stdout and "'NvidiaTeslaP100' is retired" in retired.stderr, retired
+    k = emulator.backend.kernels.get("local", "local", "shape-kernel")
+    assert (k.current.accelerator, k.current.machine_shape) == ("gpu", "NvidiaTeslaT4")
+    mismatch = kaggle(env, "kernels", "push", "-p", str(folder), "--no-run", "--accelerator", "TpuV5E8")
+    assert "Kernel push error: Machine shape TpuV5E8 is a TPU shape" in mismatch.stdout, mismatch
+
+
+def test_gpu_session_limit_per_account(env, tmp_path, emulator):
+    # Each session runs until the test creates its flag file, so "still running" does not depend on timing.
+    flags = [tmp_path / f"finish-{i}" for i in range(2)]
+    waiter = "import os, time\nt = time.time()\nwhile not os.path.exists({!r}) and time.time() - t < 120:\n" \
+             "    time.sleep(0.1)\nprint('done')\n"
+    refs = []
+    for i, flag in enumerate(flags):
+        slug = f"gpu-session-{i}"
+        r = kaggle(env, "kernels", "push", "-p", str(push_folder(tmp_path, slug, waiter.format(str(flag)),
+                                                                  enable_gpu=True)))
+        assert "successfully pushed" in r.stdout, r
+        refs.append(f"local/{slug}")
+    try:
+        third = push_folder(tmp_path, "gpu-session-2", "print('third')\n", enable_gpu=True)
+        refused = kaggle(env, "kernels", "push", "-p", str(third))
+        assert "Kernel push error: Maximum batch GPU session count of 2 reached." in refused.stdout, refused
+        # A quick save starts no session; a CPU session has its own count.
+        assert "successfully saved" in kaggle(env, "kernels", "push", "-p", str(third), "--no-run").stdout
+        cpu = kaggle(env, "kernels", "push", "-p", str(push_folder(tmp_path, "cpu-session", "print(1)\n")))
+        assert "successfully pushed" in cpu.stdout, cpu
+        flags[0].touch()
+        assert "COMPLETE" in wait_done(env, refs[0])
+        accepted = kaggle(env, "kernels", "push", "-p", str(third))
+        assert "successfully pushed" in accepted.stdout, accepted
+        assert "COMPLETE" in wait_done(env, "local/gpu-session-2")
+    finally:
+        for flag in flags:
+            flag.touch()
+        for ref in refs:
+            wait_done(env, ref)
+
+
+def test_tpu_session_limit_and_cpu_has_its_own(tmp_path, emulator):
+    flag = tmp_path / "finish"
+    waiter = (f"import os, time\nt = time.time()\nwhile not os.path.exists({str(flag)!r}) and time.time() - t < 120:\n"
+              "    time.sleep(0.1)\n")
+    body = {"text": waiter, "language": "python", "kernelType": "script", "enableTpu": True,
+            "machineShape": "TpuV5E8"}
+    first = call_rpc(emulator, "kernels.KernelsApiService/SaveKernel", {**body, "slug": "local/tpu-session-0"},
+                     key=KEY).json()
+    try:
+        assert first["versionNumber"] == 1, first
+        second = call_rpc(emulator, "kernels.KernelsApiService/SaveKernel", {**body, "slug": "local/tpu-session-1"},
+                          key=KEY).json()
+        assert second == {"error": "Maximum batch TPU session count of 1 reached."}
+    finally:
+        flag.touch()
+        kernels = emulator.backend.kernels
+        k = kernels.get("local", "local", "tpu-session-0")
+        assert kernels.wait(k, 1, timeout=60).status.name == "COMPLETE"

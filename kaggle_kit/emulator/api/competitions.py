@@ -5,7 +5,7 @@ from __future__ import annotations
 import zlib
 
 from kaggle_kit.emulator.api.base import Redirect, RpcContext, RpcRouter, compact, get_str, iso, paginate
-from kaggle_kit.emulator.competitions import CompetitionInfo, SubmissionView
+from kaggle_kit.emulator.competitions import CompetitionInfo, SubmissionView, team_id
 from kaggle_kit.emulator.scoring import format_score
 from kaggle_kit.status import SubmissionStatus
 
@@ -26,7 +26,7 @@ def competition_json(ctx: RpcContext, c: CompetitionInfo) -> dict:
         "enabledDate": iso(c.created),
         "dateCreated": iso(c.created),
         "teamCount": comps.team_count(c.slug),
-        "userHasEntered": True,  # the emulator has no rules gate: every user has joined every competition
+        "userHasEntered": comps.has_accepted(ctx.user, c.slug),
         "maxDailySubmissions": c.max_daily_submissions,
         "evaluationMetric": c.metric,
         "hostName": "kaggle-kit emulator",
@@ -76,15 +76,17 @@ def list_data_files(ctx: RpcContext, body: dict) -> dict:
 
 @router.rpc("DownloadDataFiles")
 def download_data_files(ctx: RpcContext, body: dict) -> Redirect:
-    ctx.require_user()
-    archive = ctx.backend.competitions.archive(get_str(body, "competitionName"))
+    slug = get_str(body, "competitionName")
+    ctx.backend.competitions.require_rules(ctx.require_user(), slug)
+    archive = ctx.backend.competitions.archive(slug)
     return Redirect(ctx.backend.blobs.publish(archive))
 
 
 @router.rpc("DownloadDataFile")
 def download_data_file(ctx: RpcContext, body: dict) -> Redirect:
-    ctx.require_user()
-    path = ctx.backend.competitions.data_file(get_str(body, "competitionName"), get_str(body, "fileName"))
+    slug = get_str(body, "competitionName")
+    ctx.backend.competitions.require_rules(ctx.require_user(), slug)
+    path = ctx.backend.competitions.data_file(slug, get_str(body, "fileName"))
     return Redirect(ctx.backend.blobs.publish(path))
 
 
@@ -143,6 +145,13 @@ def get_leaderboard(ctx: RpcContext, body: dict) -> dict:
     ctx.require_user()
     rows = ctx.backend.competitions.leaderboard(get_str(body, "competitionName"), bool(body.get("overridePublic")))
     page, token = paginate(rows, body)
-    return {"submissions": [{"teamId": zlib.crc32(owner.encode()) % 1_000_000, "teamName": owner,
+    return {"submissions": [{"teamId": team_id(owner), "teamName": owner,
                              "submissionDate": iso(sub.date), "score": format_score(score)}
                             for owner, sub, score in page], "nextPageToken": token}
+
+
+@router.rpc("DownloadLeaderboard")
+def download_leaderboard(ctx: RpcContext, body: dict) -> Redirect:
+    ctx.require_user()
+    archive = ctx.backend.competitions.leaderboard_archive(get_str(body, "competitionName"))
+    return Redirect(ctx.backend.blobs.publish(archive))

@@ -120,7 +120,7 @@ def get_kernel(ctx: RpcContext, body: dict) -> dict:
     return {
         "metadata": metadata_json(kernel, v),
         "blob": {"source": kernels.source(kernel, v), "language": v.settings.language,
-                 "kernelType": "script", "slug": kernel.slug},
+                 "kernelType": v.settings.kernel_type, "slug": kernel.slug},
     }
 
 
@@ -139,7 +139,7 @@ def list_kernels(ctx: RpcContext, body: dict) -> dict:
 
 @code_submissions.rpc("CreateCodeSubmission")
 def create_code_submission(ctx: RpcContext, body: dict) -> dict:
-    """Submit kernel `kernelOwner/kernelSlug` version `kernelVersion` (default: newest)'s `fileName` output."""
+    """Submit kernel `kernelOwner/kernelSlug` version `kernelVersion` (required)'s `fileName` output."""
     user = ctx.require_user()
     comp = ctx.backend.competitions.get(get_str(body, "competitionName"))
     kernel = ctx.backend.kernels.get(user, get_str(body, "kernelOwner"), get_str(body, "kernelSlug"))
