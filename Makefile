@@ -27,7 +27,7 @@ KERNEL ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test demo lint download train push-train weights push-inference submit bench bench-accuracy clean
+.PHONY: test-faults mutation help setup test demo lint download train push-train weights push-inference submit bench bench-accuracy clean
 
 help: ## List the targets
 	@if [ -t 1 ]; then c=$$'\033[36m'; r=$$'\033[0m'; fi; \
@@ -51,6 +51,12 @@ test: setup ## Run the whole test suite
 
 demo: setup ## Run the whole loop offline against the embedded Kaggle emulator
 	$(VENV)/bin/kk demo
+
+test-faults: setup ## Fault-injection suite in full: 20 runs each of download, submit, dataset upload, kernel push at ~25% faults (~2 min)
+	cd $(KK_HOME) && KK_FAULTS_FULL=1 $(VENV)/bin/pytest -q tests/faults $(PYTEST_ARGS)
+
+mutation: setup ## Mutation-test submission, metrics, ensemble, emulator scoring, manifest (fast tests only; TESTING.md)
+	cd $(KK_HOME) && rm -rf mutants && $(VENV)/bin/mutmut run --max-children 2; rc=$$?; $(VENV)/bin/mutmut results; exit $$rc
 
 lint: setup ## Lint: ruff, the import contracts (.importlinter), mypy on the core (ARCHITECTURE.md)
 	cd $(KK_HOME) && $(VENV)/bin/ruff check kaggle_kit tests benchmarks
