@@ -94,7 +94,8 @@ class DatasetsClient:
         if not 6 <= len(title) <= 50 or not 6 <= len(slug) <= 50:
             raise KKError(f"{folder / METADATA}: the title and the slug must be 6-50 characters")
         if self.status(ref) is not None:
-            raise KKError(f"dataset {ref} already exists; upload a new version of it instead")
+            raise KKError(f"dataset create {ref} failed: the slug {slug!r} is already in use by a dataset",
+                          hint="Upload a new version of it instead (or choose another slug).")
         req = ApiCreateDatasetRequest()
         req.owner_slug, req.slug, req.title = owner, slug, title
         req.license_name = str(licenses[0]["name"])

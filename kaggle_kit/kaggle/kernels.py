@@ -62,8 +62,8 @@ class KernelsClient:
         url_ref = (r.ref or "").removeprefix("/code/").strip("/") or ref
         return KernelPush(url_ref, r.url or None, r.version_number)
 
-    def _current(self, ref: str, target: Target) -> tuple[int, str, str | None] | None:
-        """(current version number, its source, its page) of kernel `ref`, or None if it does not exist."""
+    def _current(self, ref: str, target: Target) -> tuple[int, str] | None:
+        """(current version number, its source) of kernel `ref`, or None if it does not exist."""
         from kagglesdk.kernels.types.kernels_api_service import ApiGetKernelRequest
 
         owner, slug, _ = split_ref(ref, "kernel")
@@ -72,7 +72,7 @@ class KernelsClient:
         r = self.transport.rpc(lambda k: _api(k).get_kernel, req, target, missing_ok=True)
         if r is None or r.metadata is None:
             return None
-        return int(r.metadata.current_version_number or 0), (r.blob.source if r.blob else "") or "", r.metadata.url
+        return int(r.metadata.current_version_number or 0), (r.blob.source if r.blob else "") or ""
 
     def _new_version(self, folder: Path, ref: str, target: Target):
         """A lookup for a push whose answer was lost: the version it made, if the kernel's current version is newer
@@ -88,7 +88,7 @@ class KernelsClient:
             now = self._current(ref, target)
             if now is None or now[0] <= number_before or (code is not None and now[1] != code):
                 return None
-            return KernelPush(ref, now[2] or None, now[0])
+            return KernelPush(ref, f"https://www.kaggle.com/code/{ref}", now[0])
 
         return lookup
 

@@ -56,12 +56,29 @@ def test_existing_slug_is_an_error_not_a_silent_success(kk_env, emulator):
 
 
 def test_failed_upload_is_reported_and_creates_nothing(kk_env, emulator):
-    client = KaggleClient(backoff=0.01)
+    client = KaggleClient(retries=2, backoff=0.01)
     folder = _dataset_folder(kk_env.project, "kk-upload-fails", {"a.csv": b"x\n1\n"})
-    emulator.backend.faults.add("upload", status=500, times=1)
-    with pytest.raises(KKError, match="kk-upload-fails"):
-        client.dataset_create(folder)
+    emulator.backend.faults.add("upload", status=500, times=50)
+    try:
+        with pytest.raises(KKError, match=r"server error \(500\) after 3 attempts on dataset 'local/kk-upload-fails'"):
+            client.dataset_create(folder)
+    finally:
+        emulator.backend.faults.clear()
     assert client.dataset_status("local/kk-upload-fails") is None
+
+
+def test_one_failed_put_is_resumed_not_fatal(kk_env, emulator):
+    # Was: one 500 on the PUT made the whole upload fail. Now the PUT resumes from the bytes the server kept.
+    client = KaggleClient(backoff=0.01)
+    data = bytes(range(256)) * 40
+    folder = _dataset_folder(kk_env.project, "kk-upload-resumes", {"w.bin": data})
+    emulator.backend.faults.add("upload", status=503, times=1, keep_bytes=1000)
+    client.dataset_create(folder)
+    assert emulator.backend.faults.pending() == []
+    out = client.dataset_download("local/kk-upload-resumes", kk_env.project / "back")
+    assert [p.read_bytes() == data for p in out] == [True]
+    puts = [c.method for c in emulator.calls if c.method in ("upload", "probe")][-3:]
+    assert puts == ["upload", "probe", "upload"]
 
 
 def test_private_dataset_is_invisible_to_other_users(kk_env, emulator, monkeypatch):

@@ -1,0 +1,89 @@
+"""Issue 13, defects 3 and 8: creates whose answer is lost, uploads hit by faults, through the real commands.
+
+The proxy loses the answer *after* the emulator acted (`drop_after`) or cuts it (`truncate`): the client cannot
+tell whether its create happened. kk must look before sending it again, so one command makes one thing.
+"""
+
+from __future__ import annotations
+
+import pytest
+from fault_helpers import (
+    SLUG,
+    dataset_versions_with,
+    invoke,
+    kernel_folder,
+    staged_weights,
+    submissions_with,
+    versions_with,
+    write_submission,
+)
+
+from kaggle_kit.errors import KKError
+from kaggle_kit.kaggle.client import KaggleClient
+
+
+@pytest.mark.parametrize("kind", ["drop_after", "truncate"])
+def test_kk_submit_whose_answer_is_lost_submits_once(world, store, emulator, proxy, kind):
+    sub = write_submission(store, world / "submission.csv")
+    proxy.script("CreateSubmission", kind)
+    result = invoke("submit", SLUG, "--file", str(sub), "-m", f"lost answer {kind}", "--data-dir", str(store / SLUG / "data"))
+    assert result.exit_code == 0, result.output
+    made = submissions_with(emulator, f"lost answer {kind}")
+    assert len(made) == 1
+    assert f"submission {made[0].ref}" in result.output
+    assert [k for k, line in proxy.faulted] == [kind]  # found by the lookup: never sent again
+
+
+def test_kk_submit_with_a_server_error_after_a_lost_answer_still_submits_once(world, store, emulator, proxy):
+    sub = write_submission(store, world / "submission.csv")
+    proxy.script("CreateSubmission", "drop_after")
+    emulator.backend.faults.add("CreateSubmission", status=503, times=1)
+    emulator.backend.faults.add("ListSubmissions", status=500, times=1)
+    result = invoke("submit", SLUG, "--file", str(sub), "-m", "mixed faults", "--data-dir", str(store / SLUG / "data"))
+    assert result.exit_code == 0, result.output
+    assert len(submissions_with(emulator, "mixed faults")) == 1
+
+
+def test_kernel_push_whose_answer_is_lost_makes_one_version_and_reports_it(world, emulator, proxy):
+    body = "print('pushed once')\n"
+    folder = kernel_folder(world, "lost-push", body)
+    proxy.script("SaveKernel", "drop_before")  # not acted on: the lookup finds nothing, the push is sent again
+    proxy.script("SaveKernel", "drop_after")
+    pushed = KaggleClient().kernel_push(folder)
+    assert versions_with(emulator, "local/lost-push", body) == [pushed.version] == [1]
+
+    second = "print('second push')\n"
+    (folder / "lost-push.py").write_text(second)
+    proxy.script("SaveKernel", "truncate")
+    pushed = KaggleClient().kernel_push(folder)
+    assert versions_with(emulator, "local/lost-push", second) == [pushed.version] == [2]
+
+
+def test_a_kernel_push_reported_as_failed_made_no_version(world, emulator, proxy):
+    folder = kernel_folder(world, "never-pushed", "print(1)\n")
+    proxy.script("SaveKernel", "drop_before", times=10)
+    with pytest.raises(KKError, match=r"after 6 attempts; nothing was created"):
+        KaggleClient().kernel_push(folder)
+    assert "local/never-pushed" not in emulator.backend.kernels.kernels
+
+
+def test_upload_weights_survives_a_fault_at_every_step(world, emulator, proxy):
+    from kaggle_kit.kernels.weights import upload_weights
+
+    files = {"fold0-model.keras": bytes(range(256)) * 64, "manifest.json": b"{}"}
+    staged = staged_weights(world, "kk-weights-faults", files)
+    first = upload_weights(KaggleClient(), staged, "first", poll=0.01)
+    assert (first.created, first.version) == (True, 1)
+
+    staged = staged_weights(world, "kk-weights-faults", {**files, "fold1-model.keras": b"w" * 5000})
+    for step in ("StartBlobUpload", "CreateDatasetVersion", "GetDatasetStatus", "GetDataset"):
+        emulator.backend.faults.add(step, status=503, times=1)
+    emulator.backend.faults.add("upload", status=503, times=1, keep_bytes=2000)
+    proxy.script("/upload/", "drop_after")
+    proxy.script("CreateDatasetVersion", "drop_after")
+    second = upload_weights(KaggleClient(), staged, "second", poll=0.01)
+    assert (second.created, second.version) == (False, 2)
+    assert dataset_versions_with(emulator, "local/kk-weights-faults", "second") == [2]
+    assert emulator.backend.faults.pending() == []
+    listed = {f.name: f.size for f in KaggleClient().dataset_files("local/kk-weights-faults")}
+    assert listed == {name: len(data) for name, data in {**files, "fold1-model.keras": b"w" * 5000}.items()}
