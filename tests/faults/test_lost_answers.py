@@ -37,8 +37,7 @@ def test_kk_submit_whose_answer_is_lost_submits_once(world, store, emulator, pro
 def test_kk_submit_with_a_server_error_after_a_lost_answer_still_submits_once(world, store, emulator, proxy):
     sub = write_submission(store, world / "submission.csv")
     proxy.script("CreateSubmission", "drop_after")
-    emulator.backend.faults.add("CreateSubmission", status=503, times=1)
-    emulator.backend.faults.add("ListSubmissions", status=500, times=1)
+    emulator.backend.faults.add("ListSubmissions", status=500, times=2)  # the lookups are retried too
     result = invoke("submit", SLUG, "--file", str(sub), "-m", "mixed faults", "--data-dir", str(store / SLUG / "data"))
     assert result.exit_code == 0, result.output
     assert len(submissions_with(emulator, "mixed faults")) == 1
@@ -79,8 +78,10 @@ def test_upload_weights_survives_a_fault_at_every_step(world, emulator, proxy):
     for step in ("StartBlobUpload", "CreateDatasetVersion", "GetDatasetStatus", "GetDataset"):
         emulator.backend.faults.add(step, status=503, times=1)
     emulator.backend.faults.add("upload", status=503, times=1, keep_bytes=2000)
+    proxy.script("StartBlobUpload", "truncate")
     proxy.script("/upload/", "drop_after")
     proxy.script("CreateDatasetVersion", "drop_after")
+    proxy.script("GetDatasetStatus", "drop_before")
     second = upload_weights(KaggleClient(), staged, "second", poll=0.01)
     assert (second.created, second.version) == (False, 2)
     assert dataset_versions_with(emulator, "local/kk-weights-faults", "second") == [2]
