@@ -132,6 +132,11 @@ class FaultProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
+    def seed(self, seed: int) -> None:
+        """Restart the random faults' sequence."""
+        with self._lock:
+            self._random.seed(seed)
+
     def script(self, match: str, kind: str, times: int = 1) -> None:
         """Apply `kind` to the next `times` requests whose request line contains `match` (before any random fault)."""
         if kind not in KINDS:

@@ -32,13 +32,18 @@ class Target:
 
 
 def connection_error(exc: BaseException, url: str | None, credentials: Credentials, attempts: int = 1,
-                     outcome: str | None = None) -> KKError:
+                     outcome: str | None = None, lost: bool = False) -> KKError:
     """No answer (or a cut one): an emulator that is not running, no route to kaggle.com, a lost connection.
 
-    `attempts` is how many requests were really made; `outcome` what is known of the server's side.
+    `attempts` is how many requests were really made; `outcome` what is known of the server's side; `lost`: a
+    connection was made and then lost (the server is there, the network is not reliable).
     """
     tried = f" after {attempts} attempt{'s' if attempts != 1 else ''}"
     tail = f"; {outcome}" if outcome else ""
+    if lost:
+        where = f"the Kaggle emulator at {url}" if url else "Kaggle"
+        return KKError(f"the connection to {where} was lost ({type(exc).__name__}){tried}{tail}",
+                       hint="The network (or a proxy) is dropping connections; try again later.")
     if url:
         return KKError(f"cannot reach the Kaggle emulator at {url} ({type(exc).__name__}){tried}{tail}",
                        hint=f"Is `kk emulator serve` running there? Unset {URL_ENV} to use kaggle.com.")

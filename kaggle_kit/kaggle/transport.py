@@ -205,7 +205,7 @@ class Transport:
                 limit = min(self.policy.retries, 2) if self.url and unsent else self.policy.retries
                 if not idempotent and not unsent:
                     if lookup is None:
-                        raise connection_error(exc, self.url, self.credentials, attempt + 1,
+                        raise connection_error(exc, self.url, self.credentials, attempt + 1, lost=True,
                                                outcome=f"{target.kind} {target.name} may have been changed "
                                                        "on the server; check before trying again") from None
                     found = self._look_up(lookup, target, exc)
@@ -217,7 +217,8 @@ class Transport:
                     attempt += 1
                     continue
                 outcome = "nothing was created" if checked else None
-                raise connection_error(exc, self.url, self.credentials, attempt + 1, outcome=outcome) from None
+                raise connection_error(exc, self.url, self.credentials, attempt + 1, outcome=outcome,
+                                       lost=not unsent) from None
             except ValueError as exc:
                 # The official client raises ValueError for what the user got wrong (metadata, slugs, folders).
                 raise KKError(self.credentials.redact(f"{target.kind} {target.name}: {exc}")) from None
@@ -341,13 +342,16 @@ class Transport:
             offset = probe() if state["sent"] and size else 0
             if offset is None:
                 return True
+            # The server may hold every byte yet not have finalised the upload: send the last one again (a PUT
+            # never goes out empty, which `requests` would turn into a chunked body).
+            offset = min(offset, max(0, size - 1))
             state["sent"] = True
             headers = {"Content-Length": str(size - offset)}
             if offset:
                 headers["Content-Range"] = f"bytes {offset}-{size - 1}/{size}"
             with open(path, "rb") as f:
                 f.seek(offset)
-                r = requests.put(url, data=f, headers=headers, timeout=300)
+                r = requests.put(url, data=f if size else b"", headers=headers, timeout=300)
             if r.status_code in (200, 201):
                 return True
             if r.status_code == 308:  # the server kept part of it: resume from there
