@@ -6,9 +6,12 @@ RPCs page by page (`paginate`), streams blobs in and out, and turns what is left
 `KKError`s of `kaggle_kit.kaggle.errors`. The service clients (competitions, datasets, kernels) build requests
 and read answers; nothing else.
 
-Retries: connection errors, 429 (honouring `Retry-After`) and 502/503/504 always; a 500 only for a call that
-is safe to repeat. A call that creates something (a submission, a dataset, a kernel version) is retried only
-when the server certainly did not act on it.
+Retries: connection errors, cut answers, 429 (honouring `Retry-After`) and 500/502/503/504, each call on its
+own, at most `retries` times; an error message counts the attempts really made. A call that creates something
+(a submission, a dataset or a version of one, a kernel version) is sent again directly only when the server
+certainly did not act on it (429, a connection never made); after a failure it may have acted on (an answer
+lost after the request was sent, a cut answer, a 5xx), the create's `lookup` asks the server whether it
+happened before anything is sent again. Uploads (`put_blob`) resume from the bytes the server holds.
 
 Example:
     >>> policy = RetryPolicy(retries=5, backoff=0.5, max_backoff=30.0)

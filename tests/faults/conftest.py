@@ -18,6 +18,7 @@ from kaggle_kit.emulator.fault_proxy import FaultProxy
 from kaggle_kit.sample_data import write_competition
 
 SLUG = "digit-recognizer"
+KEY = "0123456789abcdef0123456789abcdef"  # 32 hex digits, like a real Kaggle key
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def store(tmp_path_factory) -> Path:
 def emulator(store) -> Iterator:
     from kaggle_kit.emulator.testing import running_emulator
 
-    with running_emulator(store, scoring_delay=0.0) as server:
+    with running_emulator(store, users=("local:local", f"keyed:{KEY}"), scoring_delay=0.0) as server:
         yield server
         server.backend.kernels.close()
 

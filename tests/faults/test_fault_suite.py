@@ -65,6 +65,11 @@ def faulty(request, emulator, proxy):
     faults.clear()
 
 
+def _error_line(output: str) -> str:
+    lines = [ln for ln in output.strip().splitlines() if ln.startswith("error")]
+    return (lines or output.strip().splitlines() or ["(no output)"])[-1]
+
+
 def _report(name: str, ok: int, failures: list[str], figures: dict, seconds: float) -> None:
     line = {"operation": name, "runs": RUNS, "succeeded": ok, **figures, "seconds": round(seconds, 1),
             "failures": failures[:5]}
@@ -100,7 +105,7 @@ def test_download_under_faults(world, store, faulty):
             if name in originals:
                 assert path.read_bytes() == originals[name], f"half-written {path}"
         if result.exit_code != 0:
-            return result.output.strip().splitlines()[-1]
+            return _error_line(result.output)
         assert set(originals) <= set(present)
         return None
 
@@ -116,7 +121,7 @@ def test_submit_under_faults(world, store, emulator, faulty):
         made = submissions_with(emulator, f"fault suite {i}")
         assert len(made) <= 1, f"run {i} made {len(made)} submissions"
         if result.exit_code != 0:
-            return result.output.strip().splitlines()[-1]
+            return _error_line(result.output)
         assert len(made) == 1 and f"submission {made[0].ref}" in result.output
         return None
 

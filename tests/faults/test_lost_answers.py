@@ -88,3 +88,18 @@ def test_upload_weights_survives_a_fault_at_every_step(world, emulator, proxy):
     assert emulator.backend.faults.pending() == []
     listed = {f.name: f.size for f in KaggleClient().dataset_files("local/kk-weights-faults")}
     assert listed == {name: len(data) for name, data in {**files, "fold1-model.keras": b"w" * 5000}.items()}
+
+
+def test_a_failed_kk_submit_says_how_many_attempts_and_that_nothing_was_made_without_the_key(
+        world, store, emulator, proxy, monkeypatch):
+    from conftest import KEY
+
+    monkeypatch.setenv("KAGGLE_USERNAME", "keyed")
+    monkeypatch.setenv("KAGGLE_KEY", KEY)
+    sub = write_submission(store, world / "submission.csv")
+    proxy.script("CreateSubmission", "drop_before", times=6)
+    result = invoke("submit", SLUG, "--file", str(sub), "-m", "never made", "--data-dir", str(store / SLUG / "data"))
+    assert result.exit_code == 1
+    assert "was lost" in result.output and "after 6 attempts; nothing was created" in result.output
+    assert KEY not in result.output
+    assert submissions_with(emulator, "never made") == []
