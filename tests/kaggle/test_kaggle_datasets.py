@@ -107,3 +107,13 @@ def test_dataset_download_refuses_unsafe_single_file_names(kk_env, emulator):
         client.dataset_download("local/kk-evil-archive", kk_env.project / "dl", file_name="evil.zip")
     assert not (kk_env.project / "escape.txt").exists()
     assert not (kk_env.project / "dl").exists()
+
+
+def test_an_upload_the_server_holds_whole_but_unfinished_is_finished(kk_env, emulator):
+    # A PUT cut after its last byte: the server has every byte but no finished upload. An empty resume PUT
+    # would go out chunked and hang; kk sends the last byte again.
+    client = KaggleClient(backoff=0.01)
+    folder = _dataset_folder(kk_env.project, "kk-upload-whole", {"tiny.txt": b"0123456789"})
+    emulator.backend.faults.add("upload", status=503, times=1, keep_bytes=100)
+    client.dataset_create(folder)
+    assert {(f.name, f.size) for f in client.dataset_files("local/kk-upload-whole")} == {("tiny.txt", 10)}
