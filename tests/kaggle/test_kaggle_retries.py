@@ -50,12 +50,18 @@ def test_a_submission_after_a_500_is_looked_up_then_sent_again_once(kk_env, stor
     assert [s.ref for s in my_submissions(emulator) if s.description == "exactly once"] == [ref]
 
 
-def test_attempts_are_counted_truly(kk_env, emulator):
-    emulator.backend.faults.add("CreateSubmission", status=400, times=1)
-    emulator.backend.faults.add("GetSubmissionLimits", status=500, times=2)
-    with pytest.raises(KKError, match=r"server error \(500\) after 2 attempts"):
-        _client([], retries=1, backoff=0.01).submission_limits(SLUG)
-    emulator.backend.faults.clear()
+def test_attempts_are_counted_truly(kk_env, store, emulator):
+    # Was: "after 3 attempts" (retries + 1) although one request had been sent.
+    sub = write_predictions(kk_env.project / "counted.csv", solution_rows(store))
+    emulator.backend.faults.add("CreateSubmission", status=500, times=20)
+    sent_before = len(emulator.rpc_calls("CreateSubmission"))
+    try:
+        with pytest.raises(KKError, match=r"server error \(500\) after 3 attempts .*; nothing was created"):
+            _client([], retries=2, backoff=0.01).submit(SLUG, sub, "counted")
+    finally:
+        emulator.backend.faults.clear()
+    assert len(emulator.rpc_calls("CreateSubmission")) - sent_before == 3
+    assert [s for s in my_submissions(emulator) if s.description == "counted"] == []
 
 
 def test_404_names_the_unknown_thing_and_a_missing_submission_is_none(kk_env, emulator):
