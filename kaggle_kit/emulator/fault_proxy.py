@@ -138,8 +138,12 @@ class FaultProxy:
             self._random.seed(seed)
 
     def script(self, match: str, kind: str, times: int = 1) -> None:
-        """Apply `kind` to the next `times` requests whose request line contains `match` (before any random fault)."""
-        if kind not in KINDS:
+        """Apply `kind` to the next `times` requests whose request line contains `match` (before any random fault).
+
+        Scripts apply in the order given, so `script("GetKernel", "pass")` then `script("GetKernel", "drop_before")`
+        lets the first such request through and drops the second.
+        """
+        if kind not in (*KINDS, "pass"):
             raise ValueError(f"unknown fault kind {kind!r}")
         with self._lock:
             self._scripted.append([match, kind, times])

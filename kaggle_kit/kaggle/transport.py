@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import io
-import json
 import os
 import re
 import time
@@ -202,7 +201,7 @@ class Transport:
                 raise self._http_error(exc, status, target, attempt + 1,
                                        nothing_done=checked or not transient) from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-                    requests.exceptions.ChunkedEncodingError, json.JSONDecodeError) as exc:
+                    requests.exceptions.ChunkedEncodingError, requests.exceptions.JSONDecodeError) as exc:
                 unsent = not_sent(exc)
                 # An emulator that refuses connections is not running: say so after a short wait, not 15 s.
                 limit = min(self.policy.retries, 2) if self.url and unsent else self.policy.retries

@@ -13,12 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fault_helpers import KEY, SLUG
 
 from kaggle_kit.emulator.fault_proxy import FaultProxy
 from kaggle_kit.sample_data import write_competition
-
-SLUG = "digit-recognizer"
-KEY = "0123456789abcdef0123456789abcdef"  # 32 hex digits, like a real Kaggle key
 
 
 @pytest.fixture(scope="module")

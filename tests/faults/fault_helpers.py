@@ -9,6 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 SLUG = "digit-recognizer"
+KEY = "0123456789abcdef0123456789abcdef"  # 32 hex digits, like a real Kaggle key
 
 
 def invoke(*args: str):

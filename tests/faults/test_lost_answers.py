@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from fault_helpers import (
+    KEY,
     SLUG,
     dataset_versions_with,
     invoke,
@@ -92,8 +93,6 @@ def test_upload_weights_survives_a_fault_at_every_step(world, emulator, proxy):
 
 def test_a_failed_kk_submit_says_how_many_attempts_and_that_nothing_was_made_without_the_key(
         world, store, emulator, proxy, monkeypatch):
-    from conftest import KEY
-
     monkeypatch.setenv("KAGGLE_USERNAME", "keyed")
     monkeypatch.setenv("KAGGLE_KEY", KEY)
     sub = write_submission(store, world / "submission.csv")
@@ -103,3 +102,15 @@ def test_a_failed_kk_submit_says_how_many_attempts_and_that_nothing_was_made_wit
     assert "was lost" in result.output and "after 6 attempts; nothing was created" in result.output
     assert KEY not in result.output
     assert submissions_with(emulator, "never made") == []
+
+
+def test_a_push_that_cannot_be_checked_is_reported_as_maybe_made(world, emulator, proxy):
+    body = "print('maybe')\n"
+    folder = kernel_folder(world, "unknowable-push", body)
+    proxy.script("GetKernel", "pass")  # the read before the push
+    proxy.script("SaveKernel", "drop_after")
+    proxy.script("GetKernel", "drop_before", times=6)  # every lookup after it
+    with pytest.raises(KKError) as failed:
+        KaggleClient().kernel_push(folder)
+    assert "may have been created" in str(failed.value)
+    assert versions_with(emulator, "local/unknowable-push", body) == [1]
