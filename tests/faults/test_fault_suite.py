@@ -6,8 +6,10 @@ part of the bytes, so the next PUT must resume). Each operation must succeed in 
 make a duplicate (submission, kernel version, dataset version) and never leave a half-written file.
 
 3 runs each in the normal suite; `KK_FAULTS_FULL=1` runs 20 each (`make test-faults`). `KK_FAULTS_REPORT=FILE`
-appends each operation's figures to FILE as JSON lines (RELIABILITY.md quotes them); `KK_FAULTS_SEED=N` shifts
-the random seeds (each test's seed is derived from its name, so a run is reproducible).
+appends each operation's figures to FILE as JSON lines (RELIABILITY.md quotes them). Each test's seed is derived
+from its name plus `KK_FAULTS_SEED` (default 2: with it, every kind of create loses its answer after the server
+acted at least twice in 20 runs), so a run is reproducible; the full run fails if no create lost its answer,
+since it would then prove nothing about duplicates.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ MAX_SECONDS = 240  # per operation: a loop that stops making progress fails inst
 @pytest.fixture
 def faulty(request, emulator, proxy):
     """Turn on random faults on both sides, seeded per test; yield a function that returns the figures so far."""
-    seed = zlib.crc32(request.node.name.encode()) + int(os.environ.get("KK_FAULTS_SEED", "0"))
+    seed = zlib.crc32(request.node.name.encode()) + int(os.environ.get("KK_FAULTS_SEED", "2"))
     proxy.rate = PROXY_RATE
     proxy.seed(seed)
     faults = emulator.backend.faults
@@ -53,12 +55,16 @@ def faulty(request, emulator, proxy):
         faults.add("*", status=status, times=100_000, rate=STATUS_RATE, retry_after=0 if status == 429 else None)
     emulator.app.calls.clear()
 
-    def figures() -> dict:
+    def figures(create: str | None = None) -> dict:
         requests = sum(proxy.stats.values())
         injected = sum(1 for c in emulator.app.calls if c.status in (429, 500, 503))
         lost = sum(n for kind, n in proxy.stats.items() if kind != "pass")
-        return {"requests": requests, "proxy_faults": lost, "emulator_faults": injected,
-                "fault_rate": round((lost + injected) / max(1, requests), 3)}
+        out = {"requests": requests, "proxy_faults": lost, "emulator_faults": injected,
+               "fault_rate": round((lost + injected) / max(1, requests), 3)}
+        if create:  # creates whose answer was lost after the server acted: the case that made duplicates
+            out["lost_create_answers"] = sum(1 for kind, line in proxy.faulted
+                                             if kind in ("drop_after", "truncate") and create in line)
+        return out
 
     yield figures
     proxy.rate = 0.0
@@ -79,7 +85,7 @@ def _report(name: str, ok: int, failures: list[str], figures: dict, seconds: flo
             f.write(json.dumps(line) + "\n")
 
 
-def _loop(name: str, run, figures) -> None:
+def _loop(name: str, run, figures, create: str | None = None) -> None:
     started = time.monotonic()
     ok, failures = 0, []
     for i in range(RUNS):
@@ -89,8 +95,11 @@ def _loop(name: str, run, figures) -> None:
             ok += 1
         else:
             failures.append(f"run {i}: {error}")
-    _report(name, ok, failures, figures(), time.monotonic() - started)
+    measured = figures(create)
+    _report(name, ok, failures, measured, time.monotonic() - started)
     assert ok >= NEEDED, f"{name}: {ok}/{RUNS} succeeded: {failures}"
+    if FULL and create:  # otherwise the run proved nothing about duplicates; change KK_FAULTS_SEED
+        assert measured["lost_create_answers"] >= 1, f"{name}: no {create} lost its answer in this run"
 
 
 def test_download_under_faults(world, store, faulty):
@@ -125,7 +134,7 @@ def test_submit_under_faults(world, store, emulator, faulty):
         assert len(made) == 1 and f"submission {made[0].ref}" in result.output
         return None
 
-    _loop("submit", run, faulty)
+    _loop("submit", run, faulty, create="CreateSubmission")
 
 
 def test_dataset_upload_under_faults(world, emulator, faulty):
@@ -147,7 +156,7 @@ def test_dataset_upload_under_faults(world, emulator, faulty):
         assert {f.name: f.size for f in ds.current.files} == {n: len(d) for n, d in files.items()}
         return None
 
-    _loop("dataset upload", run, faulty)
+    _loop("dataset upload", run, faulty, create="CreateDataset")
 
 
 def test_kernel_push_under_faults(world, emulator, faulty):
@@ -165,7 +174,7 @@ def test_kernel_push_under_faults(world, emulator, faulty):
         assert versions_with(emulator, ref, body) == [pushed.version]
         return None
 
-    _loop("kernel push", run, faulty)
+    _loop("kernel push", run, faulty, create="SaveKernel")
     kernel = emulator.backend.kernels.kernels[ref]
     sources = [emulator.backend.kernels.source(kernel, v) for v in kernel.versions]
     assert len(sources) == len(set(sources)), "a push made two versions"
