@@ -141,9 +141,9 @@ class Faults:
         if rate is not None and not 0.0 < rate <= 1.0:
             raise ValueError("rate must be in (0, 1]")
         fault = Fault(method, status, times, message, keep_bytes, retry_after, rate)
-        if seed is not None:  # a reproducible sequence of random faults
-            self._random.seed(seed)
         with self._lock:
+            if seed is not None:  # a reproducible sequence of random faults
+                self._random.seed(seed)
             self._faults.append(fault)
         return fault
 
