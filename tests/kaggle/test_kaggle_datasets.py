@@ -117,3 +117,15 @@ def test_an_upload_the_server_holds_whole_but_unfinished_is_finished(kk_env, emu
     emulator.backend.faults.add("upload", status=503, times=1, keep_bytes=100)
     client.dataset_create(folder)
     assert {(f.name, f.size) for f in client.dataset_files("local/kk-upload-whole")} == {("tiny.txt", 10)}
+
+
+def test_sub_folders_go_up_as_one_zip_each_and_metadata_never(kk_env, emulator):
+    client = KaggleClient(backoff=0.01)
+    folder = _dataset_folder(kk_env.project, "kk-with-folder", {"top.txt": b"top"})
+    (folder / "fold0").mkdir()
+    (folder / "fold0" / "model.bin").write_bytes(b"m" * 300)
+    (folder / "kernel-metadata.json").write_text("{}")
+    client.dataset_create(folder)
+    assert {f.name for f in client.dataset_files("local/kk-with-folder")} == {"top.txt", "fold0.zip"}
+    out = client.dataset_download("local/kk-with-folder", kk_env.project / "back", file_name="fold0.zip")
+    assert [(p.name, p.read_bytes()) for p in out] == [("model.bin", b"m" * 300)]
