@@ -122,12 +122,13 @@ class CompetitionsClient:
 
     def _new_submission(self, competition: str, file_name: str, message: str) -> Callable[[], int | None]:
         """A lookup for a create whose answer was lost: the ref of a submission that was not there before, with
-        this file name and description (None: the create did not happen)."""
+        this file name and description (None: the create did not happen). Without a message any description
+        matches: Kaggle may fill in its own (a code submission's names the kernel version)."""
         before = {s.ref for s in self.submissions(competition)}
 
         def lookup() -> int | None:
             for s in self.submissions(competition):
-                if s.ref not in before and s.file_name == file_name and (s.description or "") == message:
+                if s.ref not in before and s.file_name == file_name and (not message or s.description == message):
                     return s.ref
             return None
 

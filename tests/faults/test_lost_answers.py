@@ -6,6 +6,8 @@ tell whether its create happened. kk must look before sending it again, so one c
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fault_helpers import (
     KEY,
@@ -114,3 +116,22 @@ def test_a_push_that_cannot_be_checked_is_reported_as_maybe_made(world, emulator
         KaggleClient().kernel_push(folder)
     assert "may have been created" in str(failed.value)
     assert versions_with(emulator, "local/unknowable-push", body) == [1]
+
+
+def test_a_code_submission_whose_answer_is_lost_submits_once(world, emulator, proxy):
+    import time
+
+    body = "open('submission.csv', 'w').write('ImageId,Label\\n1,3\\n')\n"
+    folder = kernel_folder(world, "code-sub", body)
+    meta = json.loads((folder / "kernel-metadata.json").read_text())
+    (folder / "kernel-metadata.json").write_text(json.dumps({**meta, "competition_sources": [SLUG]}))
+    client = KaggleClient()
+    pushed = client.kernel_push(folder)
+    deadline = time.monotonic() + 60
+    while client.kernel_status(pushed.ref, pushed.version).status != "COMPLETE":
+        assert time.monotonic() < deadline, "the kernel did not finish"
+        time.sleep(0.2)
+    before = set(emulator.backend.competitions.submissions)
+    proxy.script("CreateCodeSubmission", "drop_after")
+    ref = client.submit_kernel(SLUG, pushed.ref)  # no message: the server names the kernel version itself
+    assert set(emulator.backend.competitions.submissions) - before == {ref}
