@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import threading
 from collections.abc import Callable
@@ -196,6 +197,8 @@ class Fault:
     `"upload"` or `"download"`. For uploads, `keep_bytes` stores that many leading bytes before failing, like a
     connection dropped mid-transfer (the client's resumable probe then gets `308` with a `Range`).
     `retry_after` adds a `Retry-After` header (for 429s).
+    `rate` (fault-injection suites) makes the fault random: each matching call fails with that probability,
+    up to `times` failures; calls it spares go on to the next fault in the queue.
     """
 
     method: str
@@ -204,6 +207,7 @@ class Fault:
     message: str | None = None
     keep_bytes: int | None = None
     retry_after: float | None = None
+    rate: float | None = None
 
     def matches(self, name: str) -> bool:
         return self.method == name or name.endswith("/" + self.method) or self.method == "*"
@@ -219,13 +223,19 @@ class Faults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
+        self._random = random.Random(0)
 
     def add(self, method: str, status: int = 503, times: int = 1, message: str | None = None,
-            keep_bytes: int | None = None, retry_after: float | None = None) -> Fault:
+            keep_bytes: int | None = None, retry_after: float | None = None, rate: float | None = None,
+            seed: int | None = None) -> Fault:
         if times < 1:
             raise ValueError("times must be >= 1")
-        fault = Fault(method, status, times, message, keep_bytes, retry_after)
+        if rate is not None and not 0.0 < rate <= 1.0:
+            raise ValueError("rate must be in (0, 1]")
+        fault = Fault(method, status, times, message, keep_bytes, retry_after, rate)
         with self._lock:
+            if seed is not None:  # a reproducible sequence of random faults
+                self._random.seed(seed)
             self._faults.append(fault)
         return fault
 
@@ -234,6 +244,8 @@ class Faults:
         with self._lock:
             for fault in self._faults:
                 if fault.matches(name):
+                    if fault.rate is not None and self._random.random() >= fault.rate:
+                        continue
                     fault.times -= 1
                     if fault.times <= 0:
                         self._faults.remove(fault)

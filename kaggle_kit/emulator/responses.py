@@ -249,7 +249,7 @@ class EmulatorApp:
             spec = request.get_json(force=True, silent=True)
             if not isinstance(spec, dict) or not spec.get("method"):
                 raise EmulatorError(400, 'POST /_emulator/faults wants {"method": ..., "status": 503, "times": 1}')
-            allowed = {"method", "status", "times", "message", "keep_bytes", "retry_after"}
+            allowed = {"method", "status", "times", "message", "keep_bytes", "retry_after", "rate", "seed"}
             unknown = set(spec) - allowed
             if unknown:
                 raise EmulatorError(400, f"unknown fault field(s): {', '.join(sorted(unknown))}")

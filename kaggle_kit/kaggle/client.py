@@ -25,10 +25,12 @@ Example (against a running emulator, `KK_KAGGLE_URL` set):
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from kaggle_kit.errors import KKError
 from kaggle_kit.kaggle.competitions import CompetitionsClient
 from kaggle_kit.kaggle.credentials import Credentials, find_credentials
 from kaggle_kit.kaggle.datasets import DatasetsClient
@@ -46,6 +48,19 @@ from kaggle_kit.kaggle.types import (
     SubmissionLimits,
 )
 
+BACKOFF_ENV = "KK_RETRY_BACKOFF"
+
+
+def _env_backoff() -> float:
+    text = os.environ.get(BACKOFF_ENV, "").strip()
+    try:
+        value = float(text) if text else 0.5
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 60.0:
+        raise KKError(f"{BACKOFF_ENV}={text!r}: give the first retry delay in seconds (0-60), e.g. 0.5")
+    return value
+
 
 class KaggleClient:
     """The official client, configured per call, with retries, clear errors and result checks.
@@ -55,6 +70,7 @@ class KaggleClient:
         url: an emulator's `http://HOST:PORT`; default `$KK_KAGGLE_URL`, else kaggle.com.
         retries: attempts after the first one for retriable failures.
         backoff: first delay in seconds; doubles each attempt, capped at `max_backoff` (also caps Retry-After).
+            Default `$KK_RETRY_BACKOFF`, else 0.5 (the fault-injection suites run the real commands with 0.01).
         sleep: how to wait between attempts.
 
     Example (against a running emulator):
@@ -65,9 +81,11 @@ class KaggleClient:
     """
 
     def __init__(self, credentials: Credentials | None = None, url: str | None | object = ...,
-                 retries: int = 5, backoff: float = 0.5, max_backoff: float = 30.0,
+                 retries: int = 5, backoff: float | None = None, max_backoff: float = 30.0,
                  sleep: Callable[[float], None] = time.sleep):
         resolved: str | None = emulator_url() if url is ... else url  # type: ignore[assignment]
+        if backoff is None:
+            backoff = _env_backoff()
         self.transport = Transport(credentials or find_credentials(), resolved,
                                    RetryPolicy(retries, backoff, max_backoff), sleep)
         self.competitions = CompetitionsClient(self.transport)

@@ -9,6 +9,7 @@ Example (against a running emulator, `KK_KAGGLE_URL` set):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from kaggle_kit.errors import KKError
@@ -58,6 +59,9 @@ class CompetitionsClient:
     def submit(self, competition: str, path: str | Path, message: str = "") -> int:
         """Upload `path` as a submission (start upload, PUT the bytes, create); returns the submission ref.
 
+        Each step is retried on its own; the PUT resumes. The create is sent again only when the submissions
+        list shows that the lost attempt did not create one, so a flaky network never spends two submissions.
+
         The file is sent as is: validate it first (`kaggle_kit.kaggle.submit` does).
         """
         from kagglesdk.competitions.types.competition_api_service import (
@@ -72,15 +76,18 @@ class CompetitionsClient:
         start.file_name = path.name
         start.content_length = path.stat().st_size
         start.last_modified_epoch_seconds = int(path.stat().st_mtime)
-        upload = self.transport.rpc(lambda k: _api(k).start_submission_upload, start, target)
-        self.transport.put_blob(upload.create_url, path, target)
+        token = self.transport.upload(
+            lambda: self.transport.rpc(lambda k: _api(k).start_submission_upload, start, target), path, target)
 
         create = ApiCreateSubmissionRequest()
         create.competition_name = competition
-        create.blob_file_tokens = upload.token
+        create.blob_file_tokens = token
         if message:
             create.submission_description = message
-        created = self.transport.rpc(lambda k: _api(k).create_submission, create, target, idempotent=False)
+        created = self.transport.rpc(lambda k: _api(k).create_submission, create, target, idempotent=False,
+                                     lookup=self._new_submission(competition, path.name, message))
+        if isinstance(created, int):
+            return created
         if not created.ref:
             raise KKError(f"{self.transport.where} did not accept the submission to {competition!r}: "
                           f"{self.transport.credentials.redact(created.message or 'no submission ref returned')}")
@@ -103,12 +110,29 @@ class CompetitionsClient:
         if message:
             req.submission_description = message
         created = self.transport.rpc(lambda k: _api(k).create_code_submission, req,
-                                     Target("competition", competition), idempotent=False)
+                                     Target("competition", competition), idempotent=False,
+                                     lookup=self._new_submission(competition, file_name, message))
+        if isinstance(created, int):
+            return created
         if not created.ref:
             raise KKError(f"{self.transport.where} did not accept kernel {owner}/{slug} as a submission to "
                           f"{competition!r}: "
                           f"{self.transport.credentials.redact(created.message or 'no submission ref returned')}")
         return int(created.ref)
+
+    def _new_submission(self, competition: str, file_name: str, message: str) -> Callable[[], int | None]:
+        """A lookup for a create whose answer was lost: the ref of a submission that was not there before, with
+        this file name and description (None: the create did not happen). Without a message any description
+        matches: Kaggle may fill in its own (a code submission's names the kernel version)."""
+        before = {s.ref for s in self.submissions(competition)}
+
+        def lookup() -> int | None:
+            for s in self.submissions(competition):
+                if s.ref not in before and s.file_name == file_name and (not message or s.description == message):
+                    return s.ref
+            return None
+
+        return lookup
 
     def submission(self, ref: int, competition: str | None = None) -> Submission | None:
         """One submission by ref; None while the server does not know it yet (404, as the official client does)."""

@@ -31,12 +31,24 @@ class Target:
     name: str
 
 
-def connection_error(exc: BaseException, url: str | None, credentials: Credentials) -> KKError:
-    """No answer at all: an emulator that is not running, or no route to kaggle.com."""
+def connection_error(exc: BaseException, url: str | None, credentials: Credentials, attempts: int = 1,
+                     outcome: str | None = None, lost: bool = False) -> KKError:
+    """No answer (or a cut one): an emulator that is not running, no route to kaggle.com, a lost connection.
+
+    `attempts` is how many requests were really made; `outcome` what is known of the server's side; `lost`: a
+    connection was made and then lost (the server is there, the network is not reliable).
+    """
+    tried = f" after {attempts} attempt{'s' if attempts != 1 else ''}"
+    tail = f"; {outcome}" if outcome else ""
+    if lost:
+        where = f"the Kaggle emulator at {url}" if url else "Kaggle"
+        return KKError(f"the connection to {where} was lost ({type(exc).__name__}){tried}{tail}",
+                       hint="The network (or a proxy) is dropping connections; try again later.")
     if url:
-        return KKError(f"cannot reach the Kaggle emulator at {url} ({type(exc).__name__})",
+        return KKError(f"cannot reach the Kaggle emulator at {url} ({type(exc).__name__}){tried}{tail}",
                        hint=f"Is `kk emulator serve` running there? Unset {URL_ENV} to use kaggle.com.")
-    return KKError(f"cannot reach Kaggle ({type(exc).__name__}): {credentials.redact(str(exc))[:300]}",
+    return KKError(f"cannot reach Kaggle ({type(exc).__name__}){tried}{tail}: "
+                   f"{credentials.redact(str(exc))[:300]}",
                    hint="Check your internet connection (and any proxy settings), then try again.")
 
 
@@ -62,10 +74,11 @@ def http_error(exc: BaseException | str, status: int, target: Target, *, where: 
         return KKError(f"unknown {target.kind} {target.name!r}: not found on {where}{detail}",
                        hint=f"Check the spelling; {target.kind} slugs look like "
                             + ("digit-recognizer." if target.kind == "competition" else "owner/slug."))
+    tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
     if status == 429:
-        return KKError(f"{where} is rate-limiting requests (429) after {attempts} attempts{detail}",
+        return KKError(f"{where} is rate-limiting requests (429) after {tries}{detail}",
                        hint="Wait a minute and try again.")
     if status in (500, 502, 503, 504):
-        return KKError(f"{where} had a server error ({status}) after {attempts} attempts on "
+        return KKError(f"{where} had a server error ({status}) after {tries} on "
                        f"{target.kind} {target.name!r}{detail}", hint="This is on Kaggle's side; try again later.")
     return KKError(f"{where} refused the request on {target.kind} {target.name!r} ({status}){detail}")

@@ -13,6 +13,7 @@ Example (against a running emulator, `KK_KAGGLE_URL` set):
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -35,12 +36,19 @@ class KernelsClient:
         self.transport = transport
 
     def push(self, folder: str | Path, timeout: int | None = None, accelerator: str | None = None) -> KernelPush:
-        """Push `folder` (kernel-metadata.json + code) as a new kernel version; a `KKError` on any push error."""
+        """Push `folder` (kernel-metadata.json + code) as a new kernel version; a `KKError` on any push error.
+
+        A push whose answer was lost is looked up (the kernel's current version and code) before it is sent
+        again: one call makes at most one version, and a push reported as failed made none.
+        """
         folder = Path(folder)
         ref = metadata_ref(folder, METADATA)
         api = self.transport.official()
+        target = Target("kernel", ref)
         r = self.transport.call(lambda: api.kernels_push(str(folder), str(timeout) if timeout else None, accelerator),
-                                Target("kernel", ref), idempotent=False)
+                                target, idempotent=False, lookup=self._new_version(folder, ref, target))
+        if isinstance(r, KernelPush):
+            return r
         if r.error:
             raise KKError(f"kernel push {ref} failed: {self.transport.credentials.redact(r.error)}")
         invalid = {
@@ -53,6 +61,36 @@ class KernelsClient:
                           hint="Check that those datasets/kernels exist and are visible to the kernel's owner.")
         url_ref = (r.ref or "").removeprefix("/code/").strip("/") or ref
         return KernelPush(url_ref, r.url or None, r.version_number)
+
+    def _current(self, ref: str, target: Target) -> tuple[int, str] | None:
+        """(current version number, its source) of kernel `ref`, or None if it does not exist."""
+        from kagglesdk.kernels.types.kernels_api_service import ApiGetKernelRequest
+
+        owner, slug, _ = split_ref(ref, "kernel")
+        req = ApiGetKernelRequest()
+        req.user_name, req.kernel_slug = owner, slug
+        r = self.transport.rpc(lambda k: _api(k).get_kernel, req, target, missing_ok=True)
+        if r is None or r.metadata is None:
+            return None
+        return int(r.metadata.current_version_number or 0), (r.blob.source if r.blob else "") or ""
+
+    def _new_version(self, folder: Path, ref: str, target: Target):
+        """A lookup for a push whose answer was lost: the version it made, if the kernel's current version is newer
+        than before the push and holds this push's code (a script's code is compared; a notebook's is rewritten by
+        the client, so only its version number is)."""
+        meta = json.loads((folder / METADATA).read_text(encoding="utf-8"))
+        code = (folder / str(meta.get("code_file") or "")).read_text(encoding="utf-8") \
+            if meta.get("kernel_type") == "script" and (folder / str(meta.get("code_file") or "")).is_file() else None
+        before = self._current(ref, target)
+        number_before = before[0] if before else 0
+
+        def lookup() -> KernelPush | None:
+            now = self._current(ref, target)
+            if now is None or now[0] <= number_before or (code is not None and now[1] != code):
+                return None
+            return KernelPush(ref, f"https://www.kaggle.com/code/{ref}", now[0])
+
+        return lookup
 
     def status(self, ref: str, version: int | None = None) -> KernelSession:
         """The session of kernel `owner/slug` (its latest version, or `version`)."""

@@ -6,9 +6,12 @@ RPCs page by page (`paginate`), streams blobs in and out, and turns what is left
 `KKError`s of `kaggle_kit.kaggle.errors`. The service clients (competitions, datasets, kernels) build requests
 and read answers; nothing else.
 
-Retries: connection errors, 429 (honouring `Retry-After`) and 502/503/504 always; a 500 only for a call that
-is safe to repeat. A call that creates something (a submission, a dataset, a kernel version) is retried only
-when the server certainly did not act on it.
+Retries: connection errors, cut answers, 429 (honouring `Retry-After`) and 500/502/503/504, each call on its
+own, at most `retries` times; an error message counts the attempts really made. A call that creates something
+(a submission, a dataset or a version of one, a kernel version) is sent again directly only when the server
+certainly did not act on it (429, a connection never made); after a failure it may have acted on (an answer
+lost after the request was sent, a cut answer, a 5xx), the create's `lookup` asks the server whether it
+happened before anything is sent again. Uploads (`put_blob`) resume from the bytes the server holds.
 
 Example:
     >>> policy = RetryPolicy(retries=5, backoff=0.5, max_backoff=30.0)
@@ -24,6 +27,7 @@ import contextlib
 import email.utils
 import io
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -63,6 +67,28 @@ class RetryPolicy:
     def transient(self, status: int, idempotent: bool) -> bool:
         """Whether HTTP `status` is worth another attempt (a 500 may have been acted on: only if idempotent)."""
         return status in (429, 502, 503, 504) or (idempotent and status == 500)
+
+
+def not_sent(exc: BaseException) -> bool:
+    """Whether a connection failure happened before the request could reach the server (safe to send again)."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    # Refused or unresolvable: urllib3 says NewConnectionError (wrapped in ProxyError when going through the
+    # emulator as a proxy). A connection that was made and then lost reports something else.
+    seen: set[int] = set()
+    todo: list[Any] = [exc]
+    while todo:
+        e = todo.pop()
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if type(e).__name__ in ("NewConnectionError", "NameResolutionError", "ConnectionRefusedError"):
+            return True
+        todo += [e.__cause__, e.__context__, getattr(e, "reason", None), getattr(e, "original_error", None),
+                 *e.args]
+    return False
 
 
 def retry_after(response: Any) -> float | None:
@@ -135,15 +161,21 @@ class Transport:
         with routed(self.url), api.build_kaggle_client() as kaggle:
             yield kaggle
 
-    def call(self, fn: Callable[[], T], target: Target, idempotent: bool = True, missing_ok: bool = False) -> T:
+    def call(self, fn: Callable[[], T], target: Target, idempotent: bool = True, missing_ok: bool = False,
+             lookup: Callable[[], T | None] | None = None) -> T:
         """Run `fn` (routed), retrying transient failures; translate what is left into a `KKError`.
 
-        `idempotent=False` for a call that creates something: retried only on 429, 502/503/504 or no
-        connection at all. `missing_ok=True` answers None to a 404.
+        A call that creates something passes `idempotent=False` and a `lookup`: after a failure the server may
+        have acted on (no answer once the request was sent, a cut answer, a 5xx), `lookup()` is asked whether
+        the thing now exists; its answer, if not None, is the result, and None means it certainly was not
+        created, so sending the create again is safe. A 429 or a connection never made is retried directly.
+        Without a lookup such a failure is final and the error says the server may have acted.
+        `missing_ok=True` answers None to a 404.
         """
         import requests
 
         attempt = 0
+        checked = False  # a lookup proved that no failed attempt created anything
         while True:
             try:
                 with routed(self.url), contextlib.redirect_stdout(io.StringIO()):
@@ -154,35 +186,74 @@ class Transport:
                 status = exc.response.status_code if exc.response is not None else 0
                 if status == 404 and missing_ok:
                     return None  # type: ignore[return-value]
-                if self.policy.transient(status, idempotent) and attempt < self.policy.retries:
+                transient = self.policy.transient(status, idempotent=True)
+                if transient and not idempotent and status != 429:
+                    if lookup is None:
+                        raise self._http_error(exc, status, target, attempt + 1, maybe_done=True) from None
+                    found = self._look_up(lookup, target, exc)
+                    if found is not None:
+                        return found
+                    checked = True
+                if transient and attempt < self.policy.retries:
                     self._wait(attempt, retry_after(exc.response) if status == 429 else None)
                     attempt += 1
                     continue
-                raise self._http_error(exc, status, target) from None
+                raise self._http_error(exc, status, target, attempt + 1,
+                                       nothing_done=checked or not transient) from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-                    requests.exceptions.ChunkedEncodingError) as exc:
-                connect_only = isinstance(exc, (requests.exceptions.ProxyError, requests.exceptions.ConnectTimeout))
+                    requests.exceptions.ChunkedEncodingError, requests.exceptions.JSONDecodeError) as exc:
+                unsent = not_sent(exc)
                 # An emulator that refuses connections is not running: say so after a short wait, not 15 s.
-                limit = min(self.policy.retries, 2) if self.url and connect_only else self.policy.retries
-                if (idempotent or connect_only) and attempt < limit:
+                limit = min(self.policy.retries, 2) if self.url and unsent else self.policy.retries
+                if not idempotent and not unsent:
+                    if lookup is None:
+                        raise connection_error(exc, self.url, self.credentials, attempt + 1, lost=True,
+                                               outcome=f"{target.kind} {target.name} may have been changed "
+                                                       "on the server; check before trying again") from None
+                    found = self._look_up(lookup, target, exc)
+                    if found is not None:
+                        return found
+                    checked = True
+                if attempt < limit:
                     self._wait(attempt, None)
                     attempt += 1
                     continue
-                raise connection_error(exc, self.url, self.credentials) from None
+                outcome = "nothing was created" if checked else None
+                raise connection_error(exc, self.url, self.credentials, attempt + 1, outcome=outcome,
+                                       lost=not unsent) from None
             except ValueError as exc:
                 # The official client raises ValueError for what the user got wrong (metadata, slugs, folders).
                 raise KKError(self.credentials.redact(f"{target.kind} {target.name}: {exc}")) from None
 
+    def _look_up(self, lookup: Callable[[], T | None], target: Target, cause: BaseException) -> T | None:
+        """Whether a create whose answer was lost happened; a `KKError` saying so when even that cannot be told."""
+        try:
+            return lookup()
+        except KKError as exc:
+            raise KKError(f"{target.kind} {target.name}: the answer to the request was lost "
+                          f"({type(cause).__name__}) and checking whether it was acted on failed too: {exc.message}",
+                          hint=f"It may have been created on {self.where}; look there before trying again.") from None
+
     def rpc(self, method: Method, request: Any, target: Target, idempotent: bool = True,
-            missing_ok: bool = False) -> Any:
+            missing_ok: bool = False, lookup: Callable[[], Any] | None = None) -> Any:
         """Send a kagglesdk `request` to `method(kaggle)`, e.g. `lambda k: k.competitions.competition_api_client
-        .get_submission`, under `call`'s retries and errors."""
+        .get_submission`, under `call`'s retries and errors (a create passes its `lookup`)."""
 
         def send():
             with self.sdk() as kaggle:
                 return method(kaggle)(request)
 
-        return self.call(send, target, idempotent=idempotent, missing_ok=missing_ok)
+        return self.call(send, target, idempotent=idempotent, missing_ok=missing_ok, lookup=lookup)
+
+    def upload(self, start: Callable[[], Any], path: Path, target: Target, restarts: int = 3) -> str:
+        """Upload `path` through `start()` (a retried RPC answering `token` and `create_url`) and `put_blob`;
+        an upload the server forgot is started again (at most `restarts` times). Returns the blob token."""
+        for _ in range(restarts):
+            upload = start()
+            if self.put_blob(upload.create_url, path, target):
+                return upload.token
+        raise KKError(f"{target.kind} {target.name}: the server forgot the upload of {path.name} "
+                      f"{restarts} times in a row (404 on the upload URL)", hint="Try again later.")
 
     def paginate(self, method: Method, request: Any, target: Target, page_size: int = 100) -> Iterator[Any]:
         """Every page of a list RPC, in order: `request` is sent with `page_size` and each `next_page_token`."""
@@ -244,22 +315,65 @@ class Transport:
 
         return self.call(fetch, target)
 
-    def put_blob(self, url: str, path: Path, target: Target) -> None:
-        """PUT a file's raw bytes to an upload URL (no auth header, as the official client does)."""
+    def put_blob(self, url: str, path: Path, target: Target) -> bool:
+        """PUT a file's raw bytes to a resumable upload URL (no auth header, as the official client does).
+
+        The upload resumes where the server says it stopped: after a failed PUT, a probe
+        (`Content-Range: bytes */SIZE`) answers 200 (complete), or 308 with the `Range` received so far, and
+        only the rest is sent. Each PUT and probe is retried under the policy. Returns False when the server no
+        longer knows the upload (404: expired), so that the caller starts a new one.
+        """
         import requests
 
-        def put():
-            with requests.Session() as session, open(path, "rb") as f:
-                response = session.put(url, data=f, headers={"Content-Length": str(path.stat().st_size)})
-            if response.status_code not in (200, 201):
-                response.raise_for_status()
-                raise requests.exceptions.HTTPError(f"upload answered {response.status_code}", response=response)
+        size = path.stat().st_size
+        state = {"sent": False}
 
-        self.call(put, target)
+        def probe() -> int | None:
+            """Bytes the server holds (None: it has the whole file)."""
+            r = requests.put(url, data=b"", headers={"Content-Length": "0", "Content-Range": f"bytes */{size}"},
+                             timeout=60)
+            if r.status_code in (200, 201):
+                return None
+            if r.status_code == 308:
+                got = re.fullmatch(r"bytes=0-(\d+)", r.headers.get("Range", "").strip())
+                return int(got.group(1)) + 1 if got else 0
+            r.raise_for_status()
+            raise requests.exceptions.HTTPError(f"upload probe answered {r.status_code}", response=r)
+
+        def put() -> bool:
+            offset = probe() if state["sent"] and size else 0
+            if offset is None:
+                return True
+            # The server may hold every byte yet not have finalised the upload: send the last one again (a PUT
+            # never goes out empty, which `requests` would turn into a chunked body).
+            offset = min(offset, max(0, size - 1))
+            state["sent"] = True
+            headers = {"Content-Length": str(size - offset)}
+            if offset:
+                headers["Content-Range"] = f"bytes {offset}-{size - 1}/{size}"
+            with open(path, "rb") as f:
+                f.seek(offset)
+                r = requests.put(url, data=f if size else b"", headers=headers, timeout=300)
+            if r.status_code in (200, 201):
+                return True
+            if r.status_code == 308:  # the server kept part of it: resume from there
+                raise requests.exceptions.ConnectionError(f"upload incomplete ({r.headers.get('Range', 'nothing')} "
+                                                          "received)")
+            r.raise_for_status()
+            raise requests.exceptions.HTTPError(f"upload answered {r.status_code}", response=r)
+
+        result = self.call(put, target, missing_ok=True)
+        return result is not None
 
     def _wait(self, attempt: int, server_delay: float | None) -> None:
         self._sleep(self.policy.delay(attempt, server_delay))
 
-    def _http_error(self, exc: BaseException, status: int, target: Target) -> KKError:
-        return http_error(exc, status, target, where=self.where, credentials=self.credentials,
-                          attempts=self.policy.retries + 1)
+    def _http_error(self, exc: BaseException, status: int, target: Target, attempts: int = 1,
+                    maybe_done: bool = False, nothing_done: bool = False) -> KKError:
+        error = http_error(exc, status, target, where=self.where, credentials=self.credentials, attempts=attempts)
+        if maybe_done:
+            return KKError(f"{error.message}; {target.kind} {target.name} may have been changed on the server",
+                           hint="Check it on the server before trying again.")
+        if nothing_done and status >= 500:
+            return KKError(f"{error.message}; nothing was created", hint=error.hint)
+        return error

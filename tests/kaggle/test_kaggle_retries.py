@@ -38,15 +38,30 @@ def test_5xx_backs_off_exponentially_then_names_the_status_and_attempts(kk_env, 
     assert emulator.backend.faults.pending() == []
 
 
-def test_a_submission_is_not_retried_after_a_500_the_server_may_have_acted_on(kk_env, store, emulator):
+def test_a_submission_after_a_500_is_looked_up_then_sent_again_once(kk_env, store, emulator):
+    # The emulator's 500 comes before it acts: the lookup finds no new submission, so the create is sent again.
     delays: list[float] = []
     sub = write_predictions(kk_env.project / "once.csv", solution_rows(store))
     before = len(my_submissions(emulator))
     emulator.backend.faults.add("CreateSubmission", status=500, times=1)
-    with pytest.raises(KKError, match=r"server error \(500\) after 6 attempts"):
-        _client(delays, backoff=0.01).submit(SLUG, sub, "not twice")
-    assert delays == []
-    assert len(my_submissions(emulator)) == before
+    ref = _client(delays, backoff=0.01).submit(SLUG, sub, "exactly once")
+    assert delays == [0.01]
+    assert len(my_submissions(emulator)) == before + 1
+    assert [s.ref for s in my_submissions(emulator) if s.description == "exactly once"] == [ref]
+
+
+def test_attempts_are_counted_truly(kk_env, store, emulator):
+    # Was: "after 3 attempts" (retries + 1) although one request had been sent.
+    sub = write_predictions(kk_env.project / "counted.csv", solution_rows(store))
+    emulator.backend.faults.add("CreateSubmission", status=500, times=20)
+    sent_before = len(emulator.rpc_calls("CreateSubmission"))
+    try:
+        with pytest.raises(KKError, match=r"server error \(500\) after 3 attempts .*; nothing was created"):
+            _client([], retries=2, backoff=0.01).submit(SLUG, sub, "counted")
+    finally:
+        emulator.backend.faults.clear()
+    assert len(emulator.rpc_calls("CreateSubmission")) - sent_before == 3
+    assert [s for s in my_submissions(emulator) if s.description == "counted"] == []
 
 
 def test_404_names_the_unknown_thing_and_a_missing_submission_is_none(kk_env, emulator):
