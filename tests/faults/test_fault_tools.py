@@ -61,8 +61,10 @@ def test_emulator_random_faults_are_seeded_and_bounded():
 
 def test_emulator_random_faults_through_the_control_route(emulator):
     url = f"{emulator.url}/_emulator/faults"
+    auth = emulator.admin_headers  # the control API is the emulator's admin's, not its users'
+    assert requests.post(url, json={"method": "ListDataFiles", "rate": 0.5}, timeout=10).status_code in (401, 403)
     assert requests.post(url, json={"method": "ListDataFiles", "rate": 0.5, "times": 3, "seed": 1},
-                         timeout=10).status_code == 201
-    assert requests.post(url, json={"method": "ListDataFiles", "rate": 2}, timeout=10).status_code == 400
-    assert requests.get(url, timeout=10).json()["faults"][0]["rate"] == 0.5
-    requests.delete(url, timeout=10)
+                         headers=auth, timeout=10).status_code == 201
+    assert requests.post(url, json={"method": "ListDataFiles", "rate": 2}, headers=auth, timeout=10).status_code == 400
+    assert requests.get(url, headers=auth, timeout=10).json()["faults"][0]["rate"] == 0.5
+    requests.delete(url, headers=auth, timeout=10)

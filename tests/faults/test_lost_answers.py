@@ -133,5 +133,5 @@ def test_a_code_submission_whose_answer_is_lost_submits_once(world, emulator, pr
         time.sleep(0.2)
     before = set(emulator.backend.competitions.submissions)
     proxy.script("CreateCodeSubmission", "drop_after")
-    ref = client.submit_kernel(SLUG, pushed.ref)  # no message: the server names the kernel version itself
+    ref = client.submit_kernel(SLUG, pushed.ref, version=pushed.version)  # no message: the server names it
     assert set(emulator.backend.competitions.submissions) - before == {ref}
