@@ -36,16 +36,17 @@ LOCK_FILE = ".kk-lock"
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str | os.PathLike, command: str) -> Iterator[Path]:
+def folder_lock(folder: str | os.PathLike, command: str, beside: bool = False) -> Iterator[Path]:
     """Hold `folder`'s lock for the duration of the block; `LockedError` at once if another process holds it.
 
     `command` names the work in the message the other process gets ("train", "download"). The folder is
-    created if needed. The lock is per process and not re-entrant: a block that already holds it must not
-    take it again.
+    created if needed. `beside=True` keeps the lock file next to the folder (`.<name>.kk-lock`) instead of in
+    it, for folders whose listing is the user's (a competition's data). The lock is per process and not
+    re-entrant: a block that already holds it must not take it again.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / LOCK_FILE
+    path = folder.parent / f".{folder.name}{LOCK_FILE}" if beside else folder / LOCK_FILE
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
 from kaggle_kit.errors import KKError
+from kaggle_kit.locks import folder_lock
 
 STAGING_PREFIX = ".kk-partial-"
 
@@ -133,15 +134,18 @@ def staging(folder: str | Path) -> Iterator[Path]:
     call created it and it is still empty."""
     folder = Path(folder)
     created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
-    clean_stale(folder)
-    stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
     ok = False
+    # One download per folder at a time: a second one would sweep the first's staging folder away as stale.
     try:
-        yield stage
-        ok = True
+        with folder_lock(folder, "download", beside=True):
+            clean_stale(folder)
+            stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
+            try:
+                yield stage
+                ok = True
+            finally:
+                shutil.rmtree(stage, ignore_errors=True)
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
         if not ok and created:
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only succeeds when empty

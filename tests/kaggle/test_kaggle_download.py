@@ -143,3 +143,16 @@ def test_kaggle_commands_import_neither_tensorflow_nor_the_official_client_at_st
             "print(sorted(m for m in ('tensorflow', 'keras', 'kaggle', 'kagglesdk') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_second_download_into_the_same_folder_is_refused_while_the_first_runs(kk_env):
+    from kaggle_kit.locks import folder_lock
+
+    folder = kk_env.project / "datasets" / SLUG
+    with folder_lock(folder, "download", beside=True):  # stands in for a first `kk download` still running
+        second = run_kk(kk_env, "download", SLUG)
+        assert second.returncode != 0
+        assert "in use by another kk download" in second.stderr and f"pid {__import__('os').getpid()}" in second.stderr
+        assert not any(p.name.startswith(STAGING_PREFIX) for p in folder.iterdir())
+    again = run_kk(kk_env, "download", SLUG)
+    assert again.returncode == 0, again.stderr
