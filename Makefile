@@ -45,6 +45,10 @@ $(STAMP): $(KK_HOME)/pyproject.toml
 	@touch $(STAMP)
 
 setup: $(STAMP) ## Create the checkout's .venv and install kk with its dev extras (fast when already done)
+	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { apt-get install -y -q bubblewrap >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && \
+	    apt-get install -y -q bubblewrap >/dev/null 2>&1; }; }; } || \
+	  echo "note: bubblewrap (bwrap) is not installed: local kernels cannot be isolated from this machine's files (apt-get install bubblewrap)"
 
 test: setup ## Run the whole test suite
 	cd $(KK_HOME) && $(VENV)/bin/pytest $(PYTEST_ARGS)

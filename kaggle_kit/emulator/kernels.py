@@ -355,7 +355,7 @@ class KernelsBackend(ServiceBackend):
                                     mounts=self._mounts(kernel, v), internet=s.enable_internet, timeout=timeout,
                                     accelerator=accelerator, machine_shape=v.machine_shape,
                                     weak_isolation=self.weak_isolation, on_line=live.append, notes=notes,
-                                    cancel=cancel)
+                                    cancel=cancel, hide=[p for p in (self.root.state_dir, self.root.store_dir) if p])
                 status, failure, outputs, isolation = (KernelStatus(result.status), result.failure_message,
                                                        result.outputs, result.isolation)
             except Exception as exc:  # noqa: BLE001 - whatever stops a session is the session's failure

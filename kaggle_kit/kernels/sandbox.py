@@ -45,6 +45,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from kaggle_kit.errors import KKError
+from kaggle_kit.kernels.isolation import INSTALL_HINT, bwrap_available, bwrap_prefix
 from kaggle_kit.kernels.mounts import Mount
 from kaggle_kit.kernels.runtime import INPUT_ENV, WORKING_ENV
 from kaggle_kit.status import KernelStatus
@@ -290,9 +291,13 @@ def run_kernel(code_file: str | Path, output_dir: str | Path, mounts: list[Mount
                internet: bool = False, timeout: float | None = None, accelerator: str = "cpu",
                machine_shape: str | None = None, weak_isolation: bool = False,
                on_line: Callable[[dict], None] | None = None, notes: list[str] | None = None,
-               cancel: threading.Event | None = None, keep_root: bool = False) -> SandboxResult:
+               cancel: threading.Event | None = None, keep_root: bool = False,
+               hide: list[Path] = ()) -> SandboxResult:
     """Run `code_file` as a kernel; its working folder ends up in `output_dir`. Never raises for a failing
-    kernel (that is `status == "ERROR"`); raises `SandboxError` when it cannot run it as asked."""
+    kernel (that is `status == "ERROR"`); raises `SandboxError` when it cannot run it as asked.
+
+    With bubblewrap installed the kernel sees only its inputs (read-only), its own folders and Python
+    (`kaggle_kit.kernels.isolation`); `hide` names more folders to cover (the emulator's store and state)."""
     code_file = Path(code_file).resolve()
     if not code_file.is_file():
         raise SandboxError(f"{code_file}: kernel code file not found")
@@ -326,8 +331,15 @@ def run_kernel(code_file: str | Path, output_dir: str | Path, mounts: list[Mount
               "guard": "internet: off (WEAK: Python audit hook only; subprocesses are not blocked)"}[isolation])
         cmd = [sys.executable, "-S", "-u"]
         cmd += ["-c", _GUARD, str(script)] if isolation == "guard" else [str(script)]
-        if isolation == "netns":
-            cmd = _netns_prefix() + cmd
+        if bwrap_available():
+            note("filesystem: only the inputs (read-only), the working folder and Python are visible (bubblewrap)")
+            sources = [Path(m.source) for m in mounts or []]
+            cmd = bwrap_prefix(root, read_only=[kernel_site_dir(), *sources], internet=isolation == "none",
+                               hide=list(hide), sealed=[root / "input", root / "src"]) + cmd
+        else:
+            note("filesystem: NOT isolated: the kernel can read this machine's files. " + INSTALL_HINT)
+            if isolation == "netns":
+                cmd = _netns_prefix() + cmd
         env = kernel_env(root, internet, accelerator)
         proc = subprocess.Popen(cmd, cwd=root / "working", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL, text=True, errors="replace", bufsize=1,
