@@ -6,9 +6,10 @@ emulator (`KK_KAGGLE_URL`): download -> train -> upload-weights -> offline infer
 Everything lands in one work folder (default `kk-demo/`), which is wiped at the start of each demo, and a
 `summary.json` there records the figures the final summary prints.
 
-Example:
-    >>> summary = run_demo(Path("kk-demo"), echo=print)
-    >>> summary["public_score"], summary["cv_accuracy"]
+Example (a few minutes of training, so a plain code block):
+
+    summary = run_demo(Path("kk-demo"), echo=print)
+    summary["public_score"], summary["cv_accuracy"]
 """
 
 from __future__ import annotations

@@ -4,9 +4,14 @@ The format comes from the sample submission: its header, its id column and its i
 class indices (what models output) and are mapped back to the competition's original label values.
 
 Example:
-    >>> comp = Competition.open("datasets/digit-recognizer")
-    >>> write_submission(comp, predicted_classes, "submission.csv")
-    >>> validate_submission("submission.csv", comp.spec)
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from kaggle_kit.sample_data import write_competition
+    >>> store = write_competition(tempfile.mkdtemp(), n_train=100, n_test=20)
+    >>> comp = Competition.open(store / "digit-recognizer" / "data")
+    >>> path = write_submission(comp, np.zeros(20, dtype=int), Path(tempfile.mkdtemp()) / "submission.csv")
+    >>> validate_submission(path, comp.spec).rows
+    20
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ a real error). TensorFlow's Python-level warnings are left alone.
 
 Pure standard library, so a kernel can call it too, before it imports TensorFlow:
 
-    >>> from kaggle_kit.tf_logging import quiet
-    >>> quiet()          # before `import tensorflow` / `import keras`
+    from kaggle_kit.tf_logging import quiet
+    quiet()          # before `import tensorflow` / `import keras`
 """
 
 from __future__ import annotations

@@ -8,10 +8,11 @@ The ensemble is the mean of the folds' probabilities (or weighted by each fold's
 original test images with N augmented passes that use the recipe's augmentation at half strength (geometric
 transforms only: rotation, shear, zoom, shift), each pass seeded so predictions are repeatable.
 
-Example:
-    >>> result = predict_run("runs/digit-recognizer/20261122-053012-default", comp, tta=2)
-    >>> result.submission_path, result.probs.shape
-    (PosixPath('runs/digit-recognizer/20261122-053012-default/submission.csv'), (28000, 10))
+Example (needs a trained run, so a plain code block):
+
+    result = predict_run("runs/digit-recognizer/20261122-053012-default", comp, tta=2)
+    result.submission_path, result.probs.shape
+    # (PosixPath('runs/digit-recognizer/20261122-053012-default/submission.csv'), (28000, 10))
 """
 
 from __future__ import annotations
