@@ -47,3 +47,7 @@ class LockedError(KKError):
 
 class TamperedRunError(KKError):
     """A run folder's files no longer match its manifest.json (or the manifest itself is damaged)."""
+
+
+class OtherDataError(KKError):
+    """A run is being used on data other than the data it was trained on."""

@@ -152,17 +152,20 @@ def _predict_fold(path: Path, passes: list[np.ndarray], num_classes: int, batch_
 
 def predict_run(run_dir: str | Path, competition: Competition, tta: int | None = None,
                 folds: list[int] | None = None, weighted: bool = False, out: str | Path | None = None,
-                batch_size: int = 512, log: Callable[[str], None] | None = None) -> PredictionResult:
+                batch_size: int = 512, log: Callable[[str], None] | None = None,
+                allow_other_data: bool = False) -> PredictionResult:
     """Ensemble the run's folds (with `tta` augmented passes; default: the recipe's `tta`) into a submission.
 
     Writes `out` (default `RUN_DIR/submission.csv`, validated) and `test_probs.npy` beside it.
     """
-    from kaggle_kit.training.rundir import check_spec, load_run_recipe
+    from kaggle_kit.training.rundir import check_same_data, check_spec, load_run_recipe
 
     log = log or (lambda s: None)
     run_dir = runs.require_run_dir(run_dir)
     recipe = load_run_recipe(run_dir)
     check_spec(run_dir, competition.spec)
+    if not allow_other_data:
+        check_same_data(run_dir, competition)
     tta = recipe.tta if tta is None else int(tta)
     if tta < 0:
         raise ConfigError(f"--tta {tta}: must be >= 0")

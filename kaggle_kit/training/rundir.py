@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kaggle_kit.config import load_toml, to_toml
-from kaggle_kit.errors import ConfigError, DataError
+from kaggle_kit.errors import ConfigError, DataError, OtherDataError
 from kaggle_kit.io import atomic_write_json, atomic_write_text
+from kaggle_kit.loading import file_fingerprint
 from kaggle_kit.training import runs
 from kaggle_kit.training.config import RecipeConfig
 from kaggle_kit.training.data import TrainData, prepare_data
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
 def _run_info(competition: Competition, recipe: RecipeConfig, data: TrainData, lr_source: str) -> dict:
     return {
         "competition": competition.spec.slug,
+        # what the models learned from: `kk predict` refuses other data unless told (same classes and shape would
+        # otherwise give a "valid" submission for another competition)
+        "train_fingerprint": file_fingerprint(competition.data_dir / competition.spec.train_file),
         "recipe": recipe.name,
         "model": recipe.model.name,
         "config_hash": runs.config_hash(recipe),
@@ -124,3 +128,22 @@ def check_done(fold_dir: Path, recipe: RecipeConfig) -> dict:
         raise ConfigError(f"{fold_dir / runs.DONE_FILE}: this fold was trained with a different recipe "
                           f"(config hash {done.get('config_hash')})")
     return json.loads((fold_dir / "metrics.json").read_text())
+
+
+def check_same_data(run_dir: Path, competition: Competition) -> None:
+    """Refuse to predict `competition` with a run trained on another competition's data (`OtherDataError`).
+
+    Two competitions of this family can share classes and image shape, so nothing else would notice that
+    Kannada-MNIST models are writing a "valid" digit-recognizer submission.
+    """
+    info = runs.read_json(run_dir / runs.RUN_FILE) or {}
+    trained_on = info.get("competition")
+    if trained_on and trained_on != competition.spec.slug:
+        raise OtherDataError(f"{run_dir}: trained on {trained_on}, not {competition.spec.slug}",
+                             hint="Pass --allow-other-data to predict it anyway.")
+    recorded = info.get("train_fingerprint")
+    train = competition.data_dir / competition.spec.train_file
+    if recorded and train.is_file() and file_fingerprint(train) != recorded:
+        raise OtherDataError(f"{run_dir}: trained on another {competition.spec.train_file} than {train} "
+                             f"(fingerprint {recorded[:20]}... vs {file_fingerprint(train)[:20]}...)",
+                             hint="Pass --allow-other-data if this is the same competition's data, changed.")
