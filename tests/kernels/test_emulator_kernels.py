@@ -131,7 +131,8 @@ def test_internet_off_kernel_cannot_reach_the_emulator(env, tmp_path, emulator):
     body = f"import socket\nsocket.create_connection(('127.0.0.1', {emulator.port}), timeout=5)\nprint('reached')\n"
     kaggle(env, "kernels", "push", "-p", str(push_folder(tmp_path, "offline-kernel", body)))
     out = wait_done(env, "local/offline-kernel")
-    assert "KernelWorkerStatus.ERROR" in out and "unreachable" in out.lower()
+    # refused by the kernel's own loopback (bubblewrap) or unreachable (unshare -n): never the emulator's
+    assert "KernelWorkerStatus.ERROR" in out and ("unreachable" in out.lower() or "refused" in out.lower())
     kaggle(env, "kernels", "push", "-p", str(push_folder(tmp_path, "online-kernel", body, internet=True)))
     assert "COMPLETE" in wait_done(env, "local/online-kernel")
 
@@ -243,9 +244,16 @@ def test_machine_shapes_are_checked_and_retired_ones_substituted(env, tmp_path, 
     assert "Kernel push error: Machine shape TpuV5E8 is a TPU shape" in mismatch.stdout, mismatch
 
 
-def test_gpu_session_limit_per_account(env, tmp_path, emulator):
+def _flag(kernel_store: Path, name: str) -> Path:
+    """A file the test creates to end a waiting kernel. Kernels see nothing of this machine but their inputs, so it
+    lives in the competition's data folder (mounted read-only, where later files still show), hidden by its dot."""
+    flag = kernel_store / "digit-recognizer" / "data" / f".{name}-{time.monotonic_ns()}"
+    return flag
+
+
+def test_gpu_session_limit_per_account(env, tmp_path, emulator, kernel_store):
     # Each session runs until the test creates its flag file, so "still running" does not depend on timing.
-    flags = [tmp_path / f"finish-{i}" for i in range(2)]
+    flags = [_flag(kernel_store, f"finish-{i}") for i in range(2)]
     waiter = "import os, time\nt = time.time()\nwhile not os.path.exists({!r}) and time.time() - t < 120:\n" \
              "    time.sleep(0.1)\nprint('done')\n"
     refs = []
@@ -273,14 +281,16 @@ def test_gpu_session_limit_per_account(env, tmp_path, emulator):
             flag.touch()
         for ref in refs:
             wait_done(env, ref)
+        for flag in flags:
+            flag.unlink()
 
 
-def test_tpu_session_limit_and_cpu_has_its_own(tmp_path, emulator):
-    flag = tmp_path / "finish"
+def test_tpu_session_limit_and_cpu_has_its_own(tmp_path, emulator, kernel_store):
+    flag = _flag(kernel_store, "finish")
     waiter = (f"import os, time\nt = time.time()\nwhile not os.path.exists({str(flag)!r}) and time.time() - t < 120:\n"
               "    time.sleep(0.1)\n")
     body = {"text": waiter, "language": "python", "kernelType": "script", "enableTpu": True,
-            "machineShape": "TpuV5E8"}
+            "machineShape": "TpuV5E8", "competitionDataSources": ["digit-recognizer"]}
     first = call_rpc(emulator, "kernels.KernelsApiService/SaveKernel", {**body, "slug": "local/tpu-session-0"},
                      key=KEY).json()
     try:
@@ -293,3 +303,4 @@ def test_tpu_session_limit_and_cpu_has_its_own(tmp_path, emulator):
         kernels = emulator.backend.kernels
         k = kernels.get("local", "local", "tpu-session-0")
         assert kernels.wait(k, 1, timeout=60).status.name == "COMPLETE"
+        flag.unlink()
