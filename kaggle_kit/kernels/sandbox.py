@@ -384,13 +384,18 @@ def run_kernel(code_file: str | Path, output_dir: str | Path, mounts: list[Mount
 
 
 def _kill(proc: subprocess.Popen) -> None:
-    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """SIGTERM the kernel's process group, then SIGKILL whatever is left of it: a sandbox's PID-namespace init
+    ignores SIGTERM, and a kernel caught while the sandbox was still starting outlives the sandbox's own exit."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
