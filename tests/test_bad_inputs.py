@@ -355,3 +355,15 @@ def test_submission_files(case: Case, stores, tmp_path, monkeypatch):
     if case.row is not None:
         assert f"row {case.row} (line {case.row + 2})" in out, f"{case.id}: row {case.row} not named:\n{out}"
 
+
+
+@pytest.mark.parametrize("dataset", ["../x", "me/../../x", "/abs/x", "me/x/y", "me/", "me/.hidden"])
+def test_upload_weights_dataset_names_cannot_leave_datasets(dataset, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KAGGLE_USERNAME", "me")
+    monkeypatch.setenv("KAGGLE_KEY", "not-a-real-key")
+    monkeypatch.setenv("KK_KAGGLE_URL", "http://127.0.0.1:9")  # nothing may be sent: the name is refused first
+    result, out = _run(["upload-weights", str(tmp_path / "no-run"), "--dataset", dataset])
+    assert result.exit_code != 0 and "Traceback" not in out
+    assert "--dataset" in out and "OWNER/SLUG" in out, out
+    assert not (tmp_path.parent / "x").exists()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -82,16 +83,19 @@ def datasets_root() -> Path:
     return root if root.is_absolute() else project_root() / root
 
 
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+
+
 def dataset_target(dataset: str | None, client=None) -> tuple[str, str | None]:
     """(owner, slug) of `--dataset OWNER/SLUG`; without one, the kernel owner and the default slug (None)."""
     from kaggle_kit.kernels.push import owner_name
 
     if not dataset:
         return owner_name(client), None
-    if dataset.count("/") != 1:
-        raise KKError(f"--dataset {dataset!r}: expected OWNER/SLUG")
-    owner, slug = dataset.split("/")
-    return owner, slug
+    parts = dataset.split("/")
+    if len(parts) != 2 or not all(_NAME.fullmatch(p) for p in parts):
+        raise KKError(f"--dataset {dataset!r}: expected OWNER/SLUG (letters, digits, '-' and '_')")
+    return parts[0], parts[1]
 
 
 def newest_run(competition: str | None = None) -> Path:
@@ -114,7 +118,7 @@ def _check_run(run_dir: Path) -> tuple[dict, list[int]]:
     if problems:
         raise KKError(f"{run_dir}: the run's files do not match its manifest.json, refusing to publish them:\n  "
                       + "\n  ".join(problems[:10]),
-                      hint=f"Rebuild the manifest if the change is intended: kk train --run-dir {run_dir}")
+                      hint="Restore those files; kk does not re-sign files it did not write (RELIABILITY.md).")
     folds = runs.done_folds(run_dir)
     if not folds:
         raise KKError(f"{run_dir}: no finished fold (no fold<i>/done.json) to publish",
