@@ -98,7 +98,7 @@ def apply_overrides(cfg: C, overrides: list[str] | None) -> C:
         if parts[-1] not in node and not _allows_extra(cfg, parts):
             raise ConfigError(f"--set {item!r}: unknown key {key!r} (known here: {', '.join(sorted(node))})")
         node[parts[-1]] = parse_value(value.strip())
-    return from_dict(data, type(cfg), source="--set")
+    return from_dict(data, type(cfg), source="the command line (a --set key=value or a flag such as --folds)")
 
 
 def flag_overrides(**flags: Any) -> list[str]:
