@@ -110,6 +110,13 @@ class RichReporter(Reporter):
         self.epoch_task = self.progress.add_task(f"  epoch {info['initial_epoch'] + 1}",
                                                  total=info["steps_per_epoch"], stats="")
 
+    def on_plan(self, fold: int, plan: dict) -> None:
+        from kaggle_kit.training.reporting import plan_line
+
+        if self.progress is not None and self.fold_task is not None:
+            self.progress.update(self.fold_task, total=plan["epochs"])
+        self.message(plan_line(fold, plan))
+
     def on_batch_end(self, fold: int, epoch: int, step: int, steps: int) -> None:
         if self.progress is not None and self.epoch_task is not None:
             self.progress.update(self.epoch_task, completed=step, description=f"  epoch {epoch}")
@@ -185,6 +192,10 @@ def train_cmd(
                                                       "others can train elsewhere and be merged by copying "
                                                       "fold<i>/ folders.", show_default=False)] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="Epochs per fold.", show_default=False)] = None,
+    budget: Annotated[Optional[float], typer.Option("--budget", help="Minutes of wall clock per fold: the epochs "
+                                                    "are planned from the measured speed (and shortened if the "
+                                                    "machine slows down); overrides --epochs.",
+                                                    show_default=False)] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Global batch size (split across "
                                                       "replicas).", show_default=False)] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate (overrides the recipe's, "
@@ -213,7 +224,7 @@ def train_cmd(
     from kaggle_kit.training.trainer import train_run
 
     base = load_run_recipe(run_dir) if run_dir and (run_dir / runs.CONFIG_FILE).is_file() else None
-    flag_sets = flag_overrides(**{"folds": folds, "epochs": epochs, "batch_size": batch_size, "optimizer.lr": lr,
+    flag_sets = flag_overrides(**{"folds": folds, "epochs": epochs, "budget_minutes": budget, "batch_size": batch_size, "optimizer.lr": lr,
                                    "limit": limit, "seed": seed, "extra_data": extra_data,
                                    "deterministic": deterministic, "mixed_precision": mixed_precision})
     cfg = resolve_recipe(recipe, config, flag_sets + list(overrides or []), base=base)

@@ -102,6 +102,9 @@ class ScheduleConfig(KKConfig):
     patience: int = Field(2, ge=0)  # plateau
     min_lr: float = Field(1e-6, ge=0.0)  # plateau, cosine floor
     warmup_epochs: float = Field(0.0, ge=0.0)
+    # cosine / one_cycle: warm-up as a fraction of the run's length (used when warmup_epochs is 0), so it scales
+    # with --epochs and with a --budget's planned (and replanned) length
+    warmup_fraction: OpenFraction = 0.0
     # added with the training engine
     monitor: str = "val_loss"  # plateau: the metric watched (e.g. "val_accuracy"; mode follows the name)
 
@@ -117,6 +120,10 @@ class RecipeConfig(KKConfig):
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     epochs: int = Field(10, ge=1)
+    # Minutes of wall clock per fold (compile, epochs, validation, checkpoints, final predictions): the number of
+    # epochs is planned from the measured speed and shortened if the machine slows down; `epochs` is ignored.
+    budget_minutes: PositiveFloat | None = None
+    budget_max_epochs: int = Field(300, ge=1)  # a budget never plans more epochs than this
     batch_size: int = Field(128, ge=1)
     folds: int = Field(5, ge=2)
     seed: int = Field(42, ge=0)

@@ -114,7 +114,7 @@ def finalize_run(run_dir: str | Path, competition: Competition, recipe: RecipeCo
         fm = json.loads((fdir / "metrics.json").read_text())
         per_fold.append({key: fm.get(key) for key in ("fold", "n", "accuracy", "log_loss", "best_epoch", "epochs_run",
                                                       "stopped_early", "holdout_accuracy", "seconds",
-                                                      "images_per_sec")})
+                                                      "images_per_sec", "budget") if key in fm or key != "budget"})
         if (fdir / "history.csv").is_file():
             histories[f] = read_history(fdir / "history.csv")
         if (fdir / "holdout.npy").is_file():
