@@ -64,6 +64,10 @@ class AugmentConfig(KKConfig):
     random_crop: OpenFraction = 0.0  # fraction of the side cropped away before resizing back, 0 = off
     # added with the training engine
     interpolation: Literal["nearest", "bilinear"] = "bilinear"  # resampling of the affine transform (both back ends)
+    # label-preserving only for some image kinds (clothes, textures: yes; digits, letters: no); both back ends
+    hflip: Fraction = 0.0  # probability of a horizontal (left-right) flip
+    erase: Fraction = 0.0  # probability of random erasing (cutout): one rectangle set to 0
+    erase_size: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.4  # erased rectangle's sides: U(0.5, 1) x this x side
 
 
 class LossConfig(KKConfig):
