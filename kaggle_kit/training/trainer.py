@@ -33,6 +33,7 @@ from kaggle_kit.training.config import RecipeConfig
 from kaggle_kit.training.data import TrainData, prepare_data
 from kaggle_kit.training.fold_trainers import FOLD_TRAINERS, FoldTrainer
 from kaggle_kit.training.metrics import classification_metrics
+from kaggle_kit.training.probe import probe_run
 from kaggle_kit.training.reporting import Reporter
 from kaggle_kit.training.results import FoldResult, FoldStatus, RunResult, read_history
 from kaggle_kit.training.rundir import check_done, load_run_recipe, open_run
@@ -61,6 +62,7 @@ def train_run(competition: Competition, recipe: RecipeConfig, run_dir: str | Pat
     reporter = reporter or Reporter()
     run_dir = Path(run_dir)
     t0 = time.perf_counter()
+    recipe = probe_run(run_dir, competition, recipe, reporter)
     recipe, data, lr_source = open_run(run_dir, competition, recipe, reporter)
     folds = list(range(recipe.folds)) if folds_to_train is None else sorted(set(folds_to_train))
     for f in folds:

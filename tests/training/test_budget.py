@@ -57,7 +57,7 @@ def small_comp(tmp_path_factory):
 
 
 def _recipe(**extra):
-    sets = ["folds=2", "batch_size=64", f"budget_minutes={BUDGET_MIN}"] + [f"{k}={v}" for k, v in extra.items()]
+    sets = ["folds=2", "batch_size=64", f"budget_minutes={BUDGET_MIN}", 'probe="off"'] + [f"{k}={v}" for k, v in extra.items()]
     return load_recipe("default", sets)
 
 
