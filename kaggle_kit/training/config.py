@@ -139,6 +139,10 @@ class RecipeConfig(KKConfig):
     limit: int | None = Field(None, ge=2)  # train on a stratified sample of this many rows
     # What to do with extra labelled files (e.g. Kannada-MNIST's Dig-MNIST.csv).
     extra_data: ExtraData = ExtraData.IGNORE
+    # Pseudo-labelling: a finished run folder whose test_probs.npy (from `kk predict`) labels the test rows it is
+    # at least `pseudo_threshold` sure of; those rows join every fold's training set (never a validation set).
+    pseudo_label: str | None = None
+    pseudo_threshold: Fraction = 0.99
     early_stopping: int | None = Field(None, ge=1)  # patience in epochs, None = off
     monitor: str = "val_accuracy"  # metric that picks the best checkpoint
     tta: int = Field(0, ge=0)  # default number of augmented test-time passes for `kk predict`
