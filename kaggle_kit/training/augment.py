@@ -207,7 +207,7 @@ def make_graph_augment(
         out = images
         if not is_identity(cfg):
             mats = affine_matrices(tf.shape(images)[0], (height, width), cfg, seed=seed, generator=generator)
-            out = apply_affine(images, mats, cfg.interpolation)
+            out = tf.ensure_shape(apply_affine(images, mats, cfg.interpolation), images.shape)
         if flip_erase:
             # its own draw: a seed one step along from the affine's, so turning flips on leaves the affine alone
             fe_seed = None if seed is None else tf.cast(tf.reshape(seed, [-1])[:2], tf.int64) + tf.constant(

@@ -191,3 +191,11 @@ def test_flip_and_erase_leave_the_affine_draw_alone(digits):
     base = augment_batch(x, AugmentConfig(**STRONG), seed=9)
     flipped = augment_batch(x, AugmentConfig(**STRONG, hflip=1.0), seed=9)
     np.testing.assert_array_equal(flipped, base[:, :, ::-1])
+
+
+def test_flip_and_erase_run_inside_the_tf_data_pipeline(digits):
+    from kaggle_kit.training.data import train_dataset
+
+    cfg = AugmentConfig(**STRONG, hflip=0.5, erase=0.5)
+    xb, yb = next(iter(train_dataset(digits[:64], np.arange(64) % 10, 10, 32, cfg, seed=1)))
+    assert xb.shape == (32, 28, 28, 1) and xb.dtype == tf.uint8 and yb.shape == (32, 10)
