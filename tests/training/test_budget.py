@@ -96,3 +96,20 @@ def test_the_planner_never_lengthens_a_plan_and_keeps_at_least_the_epochs_done()
     assert [r["to"] for r in p.replans] == [5]
     assert BudgetPlanner(1.0, max_epochs=50).plan(0.0, 0.5, 10.0, 1.0) == 1  # at least one epoch
     assert BudgetPlanner(1e6, max_epochs=7).plan(0.0, 0.5, 1.0, 1.0) == 7  # capped
+
+
+def test_kk_train_budget_and_pseudo_label_flags_reach_the_recipe(tmp_path):
+    from typer.testing import CliRunner
+
+    from kaggle_kit.cli import app
+    import tomllib
+
+    from kaggle_kit.config import from_dict
+    from kaggle_kit.training.config import RecipeConfig
+
+    r = CliRunner().invoke(app, ["train", "--budget", "2.5", "--pseudo-label", str(tmp_path), "--threshold", "0.95",
+                                 "--show-config"])
+    assert r.exit_code == 0, r.output
+    cfg = from_dict(tomllib.loads(r.output), RecipeConfig)
+    assert (cfg.budget_minutes, cfg.pseudo_label, cfg.pseudo_threshold) == (2.5, str(tmp_path), 0.95)
+    assert cfg.schedule.name == "cosine" and cfg.probe == "auto"
