@@ -12,7 +12,8 @@ out-of-fold predictions all count). `BudgetPlanner` is the arithmetic; `BudgetCa
    run, and the run length the schedule reads (`schedules.RunLength`) follows, so a cosine still ends at its
    floor at the new end.
 3. **last resort**: if, inside an epoch, the time left cannot fit the rest of the epoch plus its validation
-   and the final predictions, the epoch is cut short (Keras validates and checkpoints it as usual).
+   and the final predictions, the epoch is cut short (Keras validates and checkpoints it as usual). A fold's
+   first epoch is never cut: a budget smaller than compiling plus one epoch is reported, and overrun.
 
 The plan, every replan and planned-vs-actual are recorded in `BudgetPlanner.summary()`, which the Keras fold
 trainer writes into the fold's `metrics.json` (key `budget`).
@@ -98,7 +99,7 @@ class BudgetCallback(keras.callbacks.Callback):
 
     def __init__(self, planner: BudgetPlanner, length: RunLength, t_start: float, steps: int, n_train: int,
                  n_val: int, n_tail: int, initial_epoch: int = 0, spent_s: float = 0.0,
-                 reporter: Reporter | None = None, fold: int = 0, state=None,
+                 reporter: Reporter | None = None, fold: int = 0, state=None, cut_first_epoch: bool = False,
                  clock: Callable[[], float] = time.perf_counter):
         super().__init__()
         self.planner, self.length, self.steps = planner, length, max(1, int(steps))
@@ -106,6 +107,7 @@ class BudgetCallback(keras.callbacks.Callback):
         self.t_start, self.spent_s = t_start, spent_s  # spent_s: time this fold spent before a resume
         self.reporter, self.fold, self.state, self.clock = reporter or Reporter(), fold, state, clock
         self.initial_epoch = initial_epoch
+        self.cut_first_epoch = cut_first_epoch
         self.epoch = initial_epoch
         self.step_s: float | None = None
         self.val_s: float | None = None
@@ -166,9 +168,17 @@ class BudgetCallback(keras.callbacks.Callback):
                 position = self.epoch + (batch + 1) / self.steps
                 self.length.epochs = self.planner.plan(self.elapsed(), position, self.epoch_s, self.tail_s())
                 self._announce()
+                rest = self.elapsed() + (1 - position + self.epoch) * self.epoch_s + self.tail_s()
+                if rest > self.planner.budget_s:
+                    self.reporter.message(
+                        f"fold {self.fold}: the budget ({self.planner.budget_s:.0f} s) is smaller than building and "
+                        f"compiling ({self.elapsed():.0f} s so far) plus one epoch; one epoch is the least a fold "
+                        f"trains, so it may end late")
             return
-        # Last resort inside an epoch: stop if the rest of it, its validation and the tail no longer fit.
-        if self.step_s is not None and batch + 1 < self.steps:
+        # Last resort inside an epoch: stop if the rest of it, its validation and the tail no longer fit (a fold's
+        # first epoch always finishes, unless `cut_first_epoch`).
+        first = self.epoch == self.initial_epoch and self.spent_s == 0
+        if self.step_s is not None and batch + 1 < self.steps and (self.cut_first_epoch or not first):
             rest = (self.steps - batch - 1) * self.step_s + self._val_estimate() + self.tail_s()
             if self.elapsed() + rest > self.planner.budget_s:
                 self.model.stop_training = True

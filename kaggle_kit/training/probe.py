@@ -4,7 +4,8 @@ Digit-tuned augmentation does not carry over to every image kind: rotating or sh
 digit, teaches the wrong thing. The probe trains the recipe's own model briefly with each candidate augmentation
 on a stratified sample of the competition's *training* rows (fold 0 of a 5-fold split of the sample; the test
 rows and any solution are never looked at) and keeps the recipe's augmentation unless a candidate beats it on
-validation accuracy by more than `MARGIN_SE` standard errors (sqrt(p (1 - p) / n) of the validation sample):
+validation accuracy by more than `MARGIN_SE` standard errors (sqrt(p (1 - p) / n) of the validation sample),
+and keeps it outright when no candidate learned anything yet (best score under `INFORMATIVE` x chance):
 
 | candidate | augmentation |
 |---|---|
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 PROBE_FILE = "probe.json"
 MARGIN_SE = 1.0  # a candidate replaces the recipe's augmentation only when better by this many standard errors
 MIN_MINUTES = 1.0
+INFORMATIVE = 2.0  # a probe whose best candidate scores under this many times chance accuracy decides nothing
 PROBE_FOLDS = 5  # the sample is split like a run: the probe trains on 4/5 of it and validates on 1/5
 
 _SMALL = {"backend": "graph", "rotation": 0.0, "shear": 0.0, "zoom": 0.1, "shift": 0.1, "p": 1.0,
@@ -85,6 +87,11 @@ def choose(scores: dict[str, float], n_val: int, incumbent: str = "recipe") -> t
     margin = MARGIN_SE * math.sqrt(max(base * (1 - base), 1e-4) / max(n_val, 1))
     best = max(scores, key=lambda k: (scores[k], k == incumbent))
     return (best if scores[best] > base + margin else incumbent), round(margin, 4)
+
+
+def is_informative(scores: dict[str, float], num_classes: int) -> bool:
+    """Whether any candidate learned enough for the comparison to mean something (>= `INFORMATIVE` x chance)."""
+    return max(scores.values()) >= INFORMATIVE / num_classes
 
 
 def run_probe(competition: Competition, recipe: RecipeConfig, minutes: float,
@@ -136,11 +143,12 @@ def run_probe(competition: Competition, recipe: RecipeConfig, minutes: float,
         t_start = time.perf_counter()
         augment = recipe.augment.model_validate(aug)
         ds = train_dataset(x_tr, y_tr, spec.num_classes, recipe.batch_size, augment, seed=fold_seed(recipe.seed, 0))
-        length = RunLength(recipe.budget_max_epochs)
-        budget = BudgetCallback(BudgetPlanner(60.0 * each, max_epochs=length.epochs), length, t_start, steps,
-                                len(x_tr), len(x_va), n_tail=0)
+        # until the first plan the schedule reads the recipe's epochs (the cap would stretch the warm-up)
+        length = RunLength(min(recipe.epochs, recipe.budget_max_epochs))
+        planner = BudgetPlanner(60.0 * each, max_epochs=recipe.budget_max_epochs)
+        budget = BudgetCallback(planner, length, t_start, steps, len(x_tr), len(x_va), n_tail=0, cut_first_epoch=True)
         callbacks = [*build_schedule_callbacks(recipe.schedule, float(recipe.optimizer.lr), length, steps), budget]
-        hist = model.fit(ds, validation_data=val_ds, epochs=length.epochs, callbacks=callbacks, verbose=0,
+        hist = model.fit(ds, validation_data=val_ds, epochs=recipe.budget_max_epochs, callbacks=callbacks, verbose=0,
                          shuffle=False)
         acc = hist.history.get("val_accuracy", [float("nan")])
         rows.append({"name": name, "augment": aug, "val_accuracy": float(acc[-1]), "best_val_accuracy": max(acc),
@@ -149,7 +157,14 @@ def run_probe(competition: Competition, recipe: RecipeConfig, minutes: float,
                          f"({describe(aug)})")
     scores = {r["name"]: r["val_accuracy"] for r in rows}
     chosen, margin = choose(scores, len(va))
+    chance = 1.0 / spec.num_classes
+    if not (informative := is_informative(scores, spec.num_classes)):  # nothing learned yet: differences are noise, whatever their size
+        chosen = "recipe"
+        reporter.message(f"augmentation probe inconclusive: the best candidate scored {max(scores.values()):.4f}, "
+                         f"under {INFORMATIVE:g}x chance ({chance:.3f}); keeping the recipe's augmentation "
+                         f"(give the probe more time: probe_minutes)")
     result = {"chosen": chosen, "augment": candidates[chosen], "incumbent": "recipe", "margin": margin,
+              "informative": informative,
               "n_train": len(tr), "n_val": len(va), "minutes": minutes,
               "seconds": round(time.perf_counter() - t0, 1), "candidates": rows}
     reporter.message(f"augmentation probe chose {chosen!r} ({describe(candidates[chosen])}); a candidate replaces "

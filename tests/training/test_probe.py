@@ -30,6 +30,9 @@ def test_choose_keeps_the_recipe_unless_a_candidate_is_clearly_better():
     assert probe.choose({"recipe": 0.90, "none": 0.905, "hflip": 0.91}, n_val=400)[0] == "recipe"  # within 1 SE
     assert probe.choose({"recipe": 0.90, "none": 0.905, "hflip": 0.95}, n_val=400)[0] == "hflip"
     assert probe.choose({"recipe": 0.90, "none": 0.80}, n_val=400)[0] == "recipe"
+    # a probe too short to learn anything decides nothing, however the noise falls
+    assert not probe.is_informative({"recipe": 0.085, "hflip": 0.0992}, num_classes=10)
+    assert probe.is_informative({"recipe": 0.35, "hflip": 0.41}, num_classes=10)
 
 
 def test_the_probe_runs_only_when_asked_or_budgeted():
