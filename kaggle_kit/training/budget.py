@@ -118,7 +118,6 @@ class BudgetCallback(keras.callbacks.Callback):
         self._t_epoch = 0.0
         self._t_last_end: float | None = None
         self._t_val = 0.0
-        self._wall_start = time.time()
         self.first_expected_end: str | None = None
 
     # ---- estimates -------------------------------------------------------------------------------------------
@@ -135,10 +134,10 @@ class BudgetCallback(keras.callbacks.Callback):
         """Time after the last epoch: predicting the validation (and hold-out) rows once more, saving the model."""
         return self._val_estimate() * max(1.0, self.n_tail / max(1, self.n_val)) + 1.0
 
-    def _announce(self) -> None:
-        end = self._wall_start + (self.tail_s() + (self.length.epochs - self.epoch) * (self.epoch_s or 0.0)
-                                  - (self.clock() - self.t_start))
-        expected = _utc(max(end, time.time()))
+    def _announce(self, position: float) -> None:
+        """Report the plan; `position` = epochs trained so far (fractional inside an epoch)."""
+        left = max(0.0, self.length.epochs - position) * (self.epoch_s or 0.0) + self.tail_s()
+        expected = _utc(time.time() + left)
         self.first_expected_end = self.first_expected_end or expected
         self.reporter.on_plan(self.fold, {"epochs": self.length.epochs, "budget_s": self.planner.budget_s,
                                           "elapsed_s": self.elapsed(), "epoch_s": self.epoch_s,
@@ -167,7 +166,7 @@ class BudgetCallback(keras.callbacks.Callback):
                 self.epoch_s = self.step_s * self.steps + self._val_estimate() + 0.5
                 position = self.epoch + (batch + 1) / self.steps
                 self.length.epochs = self.planner.plan(self.elapsed(), position, self.epoch_s, self.tail_s())
-                self._announce()
+                self._announce(position)
                 rest = self.elapsed() + (1 - position + self.epoch) * self.epoch_s + self.tail_s()
                 if rest > self.planner.budget_s:
                     self.reporter.message(
@@ -202,7 +201,7 @@ class BudgetCallback(keras.callbacks.Callback):
         before = self.planner.epochs
         self.length.epochs = self.planner.plan(self.elapsed(), epoch + 1, self.epoch_s, self.tail_s())
         if before is None or self.length.epochs != before:
-            self._announce()
+            self._announce(epoch + 1)
         if self.state is not None:
             self.state.planned_epochs = self.length.epochs
         if epoch + 1 >= self.length.epochs:
