@@ -31,8 +31,8 @@ JOBS_DIR = RESULTS_DIR / "budget"
 RUNS_DIR = DATA_DIR / "runs" / "budget"
 
 
-def job_name(competition: str, budget: float, probe: str) -> str:
-    return f"{competition}-{budget:g}min-probe-{probe}"
+def job_name(competition: str, budget: float, probe: str, probe_minutes: float | None = None) -> str:
+    return f"{competition}-{budget:g}min-probe-{probe}" + (f"-{probe_minutes:g}min" if probe_minutes else "")
 
 
 def open_competition(name: str):
@@ -43,13 +43,14 @@ def open_competition(name: str):
     return mirror_pairs()
 
 
-def run_job(competition: str, budget: float, probe: str, force: bool = False) -> dict | None:
+def run_job(competition: str, budget: float, probe: str, force: bool = False,
+            probe_minutes: float | None = None) -> dict | None:
     from kaggle_kit.training.predict import predict_run
     from kaggle_kit.training.recipes import load_recipe
     from kaggle_kit.training.reporting import PlainReporter
     from kaggle_kit.training.trainer import train_run
 
-    name = job_name(competition, budget, probe)
+    name = job_name(competition, budget, probe, probe_minutes)
     path = JOBS_DIR / f"{name}.json"
     if path.is_file() and not force:
         print(f"{name}: done already ({path}); --force reruns it")
@@ -61,7 +62,8 @@ def run_job(competition: str, budget: float, probe: str, force: bool = False) ->
     run_dir = RUNS_DIR / name
     if force:
         shutil.rmtree(run_dir, ignore_errors=True)
-    recipe = load_recipe("default", [f"budget_minutes={budget}", f'probe="{probe}"'])
+    recipe = load_recipe("default", [f"budget_minutes={budget}", f'probe="{probe}"',
+                                     *([f"probe_minutes={probe_minutes}"] if probe_minutes else [])])
     load_before = machine_load()
     t0 = time.perf_counter()
     result = train_run(comp, recipe, run_dir, folds_to_train=[0], reporter=PlainReporter())
@@ -79,7 +81,9 @@ def run_job(competition: str, budget: float, probe: str, force: bool = False) ->
            "probe_seconds": probe_json and probe_json["seconds"], "train_run_seconds": round(wall, 1),
            "cv_accuracy": result.cv_accuracy, "machine_load_before": load_before,
            "date": time.strftime("%Y-%m-%d", time.gmtime()),
-           "command": f"{COMMAND} --competition {competition} --budget {budget:g} --probe {probe}"}
+           "probe_informative": probe_json and probe_json.get("informative"),
+           "command": f"{COMMAND} --competition {competition} --budget {budget:g} --probe {probe}"
+                      + (f" --probe-minutes {probe_minutes:g}" if probe_minutes else "")}
     JOBS_DIR.mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, job)
     return job
@@ -90,13 +94,16 @@ def rows() -> list[Row]:
     for p in sorted(JOBS_DIR.glob("*.json")):
         j = json.loads(p.read_text())
         b = j.get("budget") or {}
-        probe = (f"; probe chose {j['probe_choice']!r} in {j['probe_seconds'] / 60:.1f} min "
-                 f"(val acc {j['probe_scores']})" if j.get("probe_choice") else "; no probe")
+        inconclusive = " (inconclusive: kept the recipe's)" if j.get("probe_informative") is False else ""
+        probe = (f"; probe chose {j['probe_choice']!r}{inconclusive} in {j['probe_seconds'] / 60:.1f} min "
+                 f"(val acc after <= {max(j['probe_epochs'].values())} epoch(s), the last possibly cut: {j['probe_scores']})"
+                 if j.get("probe_choice") else "; no probe")
         value = (f"test {j['test_accuracy']:.5f} (val {j['val_accuracy']:.4f}); fold planned {b.get('planned_epochs')} "
                  f"epochs, final plan {b.get('final_planned_epochs')}, ran {j['epochs_run']} in "
                  f"{b.get('actual_s', 0) / 60:.2f} of {j['budget_min']:g} min{probe}; {j['date']}")
         kept = b.get("actual_s") is not None and b["actual_s"] <= 1.1 * 60 * j["budget_min"]
-        out.append(Row(f"{j['competition']}, default recipe, budget {j['budget_min']:g} min/fold, probe {j['probe']}, "
+        pm = f" ({j['command'].split('--probe-minutes ')[1]} min)" if "--probe-minutes" in j["command"] else ""
+        out.append(Row(f"{j['competition']}, default recipe, budget {j['budget_min']:g} min/fold, probe {j['probe']}{pm}, "
                        f"single model (fold 0)", value, target="fold within 1.1x budget", met=kept,
                        extra={"job": j["job"], "command": j["command"]}))
     return out
@@ -108,12 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--competition", default="mirror-pairs", choices=["mirror-pairs", "digit-recognizer"])
     ap.add_argument("--budget", type=float, default=5.0, help="minutes per fold")
     ap.add_argument("--probe", default="auto", choices=["auto", "on", "off"])
+    ap.add_argument("--probe-minutes", type=float, default=None, help="the probe's time (default: the recipe's)")
     ap.add_argument("--force", action="store_true")
     ap.add_argument("--table", action="store_true", help="only rebuild the table from saved jobs")
     args = ap.parse_args(argv)
     started = time.perf_counter()
     if not args.table:
-        run_job(args.competition, args.budget, args.probe, force=args.force)
+        run_job(args.competition, args.budget, args.probe, force=args.force, probe_minutes=args.probe_minutes)
     notes = [
         "One model per job (fold 0 of 5), the default recipe with `budget_minutes`; test accuracy from the job's "
         "submission scored on the competition's solution.csv, read only to score.",
