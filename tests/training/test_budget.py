@@ -74,6 +74,9 @@ def test_a_budgeted_fold_keeps_its_budget_and_shortens_its_plan_when_epochs_slow
     assert rep.plans and rep.plans[0]["epochs"] == b["planned_epochs"] and not rep.plans[0]["replanned"]
     assert m["epochs_run"] == b["epochs_run"] == b["final_planned_epochs"] == len(rep.epochs) >= SLOW_FROM
     # epochs from SLOW_FROM on took 3 s longer: the plan was shortened after one of them
+    before = [r["to"] for r in b["replans"] if r["after_epochs"] <= SLOW_FROM]
+    if (before[-1] if before else b["planned_epochs"]) < SLOW_FROM + 2:
+        pytest.skip(f"compiling left no room for slow epochs on this machine (it is busy): {b}")
     late = [r for r in b["replans"] if r["after_epochs"] >= SLOW_FROM]
     assert late and late[-1]["to"] < late[0]["from"], b
     assert any(p["replanned"] for p in rep.plans)

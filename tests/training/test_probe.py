@@ -52,6 +52,7 @@ def test_a_probed_run_records_its_choice_trains_with_it_and_does_not_probe_again
     monkeypatch.setattr(probe, "CANDIDATES", {"hflip": probe.CANDIDATES["hflip"]})
     # the pick itself is tested above; here flips win so that the run visibly trains with something else
     monkeypatch.setattr(probe, "choose", lambda scores, n_val: ("hflip", 0.01))
+    monkeypatch.setattr(probe, "INFORMATIVE", 0.0)  # 12 s of training on 240 rows may not learn yet
     store = write_competition(tmp_path / "store", n_train=300, n_test=40)
     comp = Competition.open(store / "digit-recognizer" / "data", slug="digit-recognizer")
     recipe = load_recipe("default", ["folds=2", "epochs=1", "batch_size=64", 'probe="on"', "probe_minutes=0.2"])
