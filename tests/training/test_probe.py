@@ -34,7 +34,10 @@ def test_choose_keeps_the_recipe_unless_a_candidate_is_clearly_better():
     assert not probe.is_informative({"recipe": 0.085, "hflip": 0.0992}, num_classes=10)
     # measured on mirror-pairs with 10 s per candidate: "none" learns fastest, the recipe had not started yet
     assert not probe.is_informative({"recipe": 0.1875, "none": 0.7542, "erase": 0.5992}, num_classes=10)
+    assert not probe.is_informative({"recipe": 0.2283, "none": 0.6258}, num_classes=10)  # digit-recognizer, 10 s
     assert probe.is_informative({"recipe": 0.35, "hflip": 0.41}, num_classes=10)
+    assert probe.choose({"recipe": 0.80, "none": 0.84}, n_val=400)[0] == "recipe"  # dropping augmentation: 3 SE
+    assert probe.choose({"recipe": 0.80, "none": 0.90}, n_val=400)[0] == "none"
 
 
 def test_the_probe_runs_only_when_asked_or_budgeted():
