@@ -129,6 +129,14 @@ def main(argv: list[str] | None = None) -> int:
         "a left-right flip is label-preserving). A stand-in for a non-digit image kind, not a real one.",
         "`actual` is the fold's wall time from its start (model building and compiling included) to its final "
         "predictions; the probe runs before the fold, on its own time.",
+        "Measured 2026-12-02 18:40-19:15 UTC on 2 cores shared with other engineers' jobs and tests (load averages "
+        "4.6-8.2, in each job's JSON): epoch times doubled within runs, which is what the replans show.",
+        "The probe rule changed between these jobs: mirror-pairs probe auto (chose 'none') and digit-recognizer "
+        "(chose 'none') ran with 'informative = best >= 2x chance'; mirror-pairs probe on (3 min) ran with the "
+        "current rule (the recipe's candidate >= 2x chance and >= half the best; 'none' needs 3 SE). Under the "
+        "current rule the two 10-s probes would have been inconclusive and kept the recipe's augmentation "
+        "(recipe 0.19/0.23 vs none 0.75/0.63); not re-measured. In every probe 'none' learned fastest: at these "
+        "lengths (<= 3 epochs on 4,800 rows) the probe measures learning speed more than invariance.",
     ]
     publish("budget", TITLE, COMMAND, argv, rows(), notes, started)
     return 0
