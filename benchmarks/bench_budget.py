@@ -100,7 +100,7 @@ def rows() -> list[Row]:
                  if j.get("probe_choice") else "; no probe")
         value = (f"test {j['test_accuracy']:.5f} (val {j['val_accuracy']:.4f}); fold planned {b.get('planned_epochs')} "
                  f"epochs, final plan {b.get('final_planned_epochs')}, ran {j['epochs_run']} in "
-                 f"{b.get('actual_s', 0) / 60:.2f} of {j['budget_min']:g} min{probe}; {j['date']}")
+                 f"{b.get('actual_s', 0) / 60:.2f} of {j['budget_min']:g} min{probe}; {j['date']}; `{j['command']}`")
         kept = b.get("actual_s") is not None and b["actual_s"] <= 1.1 * 60 * j["budget_min"]
         pm = f" ({j['command'].split('--probe-minutes ')[1]} min)" if "--probe-minutes" in j["command"] else ""
         out.append(Row(f"{j['competition']}, default recipe, budget {j['budget_min']:g} min/fold, probe {j['probe']}{pm}, "
