@@ -196,7 +196,7 @@ def report(section: Section) -> None:
         print(f"  - {n}")
 
 
-ORDER = ["loading", "pipeline", "augmentation", "inference", "scaling", "accuracy"]
+ORDER = ["loading", "pipeline", "augmentation", "inference", "scaling", "accuracy", "budget"]
 
 
 def render_markdown(data: dict) -> str:

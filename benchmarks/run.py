@@ -28,6 +28,7 @@ BENCHMARKS = {
     "inference": "K folds x (1 + TTA) over the test set: kk predict vs seed 001's TTA loop",
     "scaling": "training images/s and peak RSS at 10k, 20k, 42k rows",
     "accuracy": "accuracy at equal wall-clock budgets per recipe, and the default K-fold ensemble (hours)",
+    "budget": "kk train --budget (+ augmentation probe) on the non-digit stand-in mirror-pairs, one fold",
 }
 FAST = ["loading", "pipeline", "augmentation", "inference"]
 FAST_BUDGET_S = 15 * 60

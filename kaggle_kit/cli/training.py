@@ -42,6 +42,7 @@ def register(app: typer.Typer) -> None:
     app.command("runs")(runs_cmd)
     app.command("recipes")(recipes_cmd)
     app.command("augment-preview")(augment_preview_cmd)
+    app.command("blend")(blend_cmd)
 
 
 # --- shared helpers ----------------------------------------------------------------------------------------------
@@ -102,6 +103,13 @@ class RichReporter(Reporter):
                                                 completed=info["initial_epoch"], stats="")
         self.epoch_task = self.progress.add_task(f"  epoch {info['initial_epoch'] + 1}",
                                                  total=info["steps_per_epoch"], stats="")
+
+    def on_plan(self, fold: int, plan: dict) -> None:
+        from kaggle_kit.training.reporting import plan_line
+
+        if self.progress is not None and self.fold_task is not None:
+            self.progress.update(self.fold_task, total=plan["epochs"])
+        self.message(plan_line(fold, plan))
 
     def on_batch_end(self, fold: int, epoch: int, step: int, steps: int) -> None:
         if self.progress is not None and self.epoch_task is not None:
@@ -178,6 +186,10 @@ def train_cmd(
                                                       "others can train elsewhere and be merged by copying "
                                                       "fold<i>/ folders.", show_default=False)] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="Epochs per fold.", show_default=False)] = None,
+    budget: Annotated[Optional[float], typer.Option("--budget", help="Minutes of wall clock per fold: the epochs "
+                                                    "are planned from the measured speed (and shortened if the "
+                                                    "machine slows down); overrides --epochs.",
+                                                    show_default=False)] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Global batch size (split across "
                                                       "replicas).", show_default=False)] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate (overrides the recipe's, "
@@ -189,6 +201,13 @@ def train_cmd(
                                                     "runs/<competition>/<timestamp>-<recipe>/); an existing one "
                                                     "resumes.", show_default=False)] = None,
     overrides: SetOpt = None,
+    pseudo_label: Annotated[Optional[Path], typer.Option("--pseudo-label", help="A finished run folder with "
+                                                         "test_probs.npy (kk predict RUN): its confident test "
+                                                         "predictions join every fold's training set.",
+                                                         show_default=False)] = None,
+    threshold: Annotated[Optional[float], typer.Option("--threshold", help="Pseudo-labels: keep test rows "
+                                                       "predicted with at least this probability (default 0.99).",
+                                                       show_default=False)] = None,
     extra_data: Annotated[Optional[ExtraData], typer.Option("--extra-data", help="Extra labelled files (e.g. "
                                                             "Dig-MNIST.csv): ignore | train | holdout.",
                                                             show_default=False)] = None,
@@ -206,7 +225,9 @@ def train_cmd(
     from kaggle_kit.training.trainer import train_run
 
     base = load_run_recipe(run_dir) if run_dir and (run_dir / runs.CONFIG_FILE).is_file() else None
-    flag_sets = flag_overrides(**{"folds": folds, "epochs": epochs, "batch_size": batch_size, "optimizer.lr": lr,
+    flag_sets = flag_overrides(**{"folds": folds, "epochs": epochs, "budget_minutes": budget,
+                                   "pseudo_label": str(pseudo_label) if pseudo_label else None,
+                                   "pseudo_threshold": threshold, "batch_size": batch_size, "optimizer.lr": lr,
                                    "limit": limit, "seed": seed, "extra_data": extra_data,
                                    "deterministic": deterministic, "mixed_precision": mixed_precision})
     cfg = resolve_recipe(recipe, config, flag_sets + list(overrides or []), base=base)
@@ -234,6 +255,38 @@ def train_cmd(
         raise typer.Exit(130) from None
     finally:
         reporter.close()
+
+
+# --- kk blend -------------------------------------------------------------------------------------------------
+
+def blend_cmd(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Two or more run folders, each predicted (kk predict RUN).")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Blend folder (default: "
+                                                "runs/<competition>/<timestamp>-blend/).", show_default=False)] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Average several runs' test probabilities with weights fitted on their out-of-fold predictions."""
+    from kaggle_kit.competition import Competition
+    from kaggle_kit.project import resolve_competition
+    from kaggle_kit.training import runs
+    from kaggle_kit.training.blend import blend_runs
+
+    first = runs.require_run_dir(run_dirs[0])
+    ref = resolve_competition((runs.read_json(first / runs.RUN_FILE) or {}).get("competition"), data_dir)
+    announce(ref)
+    comp = Competition.open(ref.data_dir, slug=ref.slug)
+    out = out or runs.new_run_dir(comp.spec.slug, "blend")
+    with err_console.status("fitting blend weights on out-of-fold predictions..."):
+        summary = blend_runs(run_dirs, comp, out)
+    t = Table(title=f"blend of {len(run_dirs)} runs on {summary['rows']} shared training rows", title_justify="left")
+    for col in ("run", "weight", "OOF acc", "OOF log loss"):
+        t.add_column(col, justify="left" if col == "run" else "right")
+    for r in summary["runs"]:
+        t.add_row(r["run"], f"{r['weight']:.3f}", f"{r['oof_accuracy']:.4f}", f"{r['oof_log_loss']:.4f}")
+    console.print(t)
+    console.print(f"blend OOF accuracy [bold]{summary['cv_accuracy']:.5f}[/] (weights cross-fitted; equal weights "
+                  f"{summary['equal_weights_accuracy']:.5f})")
+    console.print(f"wrote {out / 'submission.csv'} and {out / 'test_probs.npy'}")
 
 
 # --- kk lr-find -----------------------------------------------------------------------------------------------

@@ -8,7 +8,9 @@ Modules: building blocks `config` (recipe schema), `models` (registry), `layers`
 folds and input pipeline), `trainer` (the K-fold run), `rundir` (a run's identity, resume checks),
 `fold_trainers` (registry) with `fold_keras` (Keras folds, resumable) and `baselines` (scikit-learn folds),
 `callbacks` (per-epoch checkpoint), `results` (fold/run results and outputs), `reporting` (progress), `runs`
-(run folders, manifest), `metrics`, `plots`, `predict` (ensemble + TTA).
+(run folders, manifest), `metrics`, `plots`, `predict` (ensemble + TTA); `budget` (time budgets: epochs planned
+from measured speed and replanned), `probe` (which augmentation families help a competition), `blend` (several
+runs' test probabilities weighted by their out-of-fold fit).
 Everything a recipe names is looked up in a `kaggle_kit.registry.Registry`; `components()` lists them all.
 
 Custom Keras objects are registered under the package `kaggle_kit`; call `register_custom_objects()` (or import

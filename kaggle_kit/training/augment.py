@@ -6,11 +6,14 @@ are combined into ONE projective matrix per image (`affine_matrices`) and applie
 the model on the accelerator (`RandomAffine` layer, active only in training). Sampling, per image:
 rotation ~ U(-rotation, rotation) degrees, x-shear ~ U(-shear, shear) degrees, isotropic zoom ~ U(1-zoom, 1+zoom),
 shift ~ U(-shift, shift) x side for each axis, and the whole transform is applied with probability `p`
-(else the identity). Pixels coming from outside the image are 0. All magnitudes 0 (or p = 0) is an exact
-identity.
+(else the identity). Pixels coming from outside the image are 0. Then, independently of `p`: a horizontal
+flip with probability `hflip`, and random erasing with probability `erase` (one rectangle, sides
+U(0.5, 1) x `erase_size` x the image side, centred uniformly, set to 0; `flip_and_erase`, written with
+`keras.ops`). All magnitudes 0 is an exact identity.
 
 **albumentations** (`cfg.backend == "albumentations"`): a per-image pipeline (`albumentations_pipeline`):
-`Affine` with the same four ranges (probability `p`), then, when enabled, `GridDistortion` (probability
+`Affine` with the same four ranges (probability `p`), `HorizontalFlip` (probability `hflip`), `CoarseDropout` (one
+hole, probability `erase`), then, when enabled, `GridDistortion` (probability
 `grid_distortion`), `RandomBrightnessContrast` (limit `brightness_contrast`), `RandomGamma` (100 x (1 +- gamma)),
 and a random crop of `random_crop` of the side resized back (each of these three with probability 0.5).
 `make_albumentations_augment` maps it over a numpy batch (wrap with `tf.numpy_function` in tf.data).
@@ -51,6 +54,9 @@ PHOTOMETRIC_P = 0.5  # probability of each albumentations extra (brightness/cont
 def validate_augment(cfg: AugmentConfig) -> None:
     """Raise `ConfigError` naming the field whose value cannot work."""
     checks = {
+        "hflip": 0 <= cfg.hflip <= 1,
+        "erase": 0 <= cfg.erase <= 1,
+        "erase_size": 0 < cfg.erase_size < 1,
         "rotation": 0 <= cfg.rotation <= 180,
         "shear": 0 <= cfg.shear < 90,
         "zoom": 0 <= cfg.zoom < 1,
@@ -61,7 +67,7 @@ def validate_augment(cfg: AugmentConfig) -> None:
         "gamma": 0 <= cfg.gamma < 1,
         "random_crop": 0 <= cfg.random_crop < 1,
     }
-    ranges = {"rotation": "[0, 180]", "shear": "[0, 90)", "zoom": "[0, 1)", "shift": "[0, 1)", "p": "[0, 1]",
+    ranges = {"hflip": "[0, 1]", "erase": "[0, 1]", "erase_size": "(0, 1)", "rotation": "[0, 180]", "shear": "[0, 90)", "zoom": "[0, 1)", "shift": "[0, 1)", "p": "[0, 1]",
               "grid_distortion": "[0, 1]", "brightness_contrast": "[0, 1]", "gamma": "[0, 1)", "random_crop": "[0, 1)"}
     for field, ok in checks.items():
         if not ok:
@@ -69,8 +75,44 @@ def validate_augment(cfg: AugmentConfig) -> None:
 
 
 def is_identity(cfg: AugmentConfig) -> bool:
-    """True when the affine settings cannot change an image (the graph back end's whole effect)."""
+    """True when the affine settings cannot change an image."""
     return cfg.p == 0 or cfg.rotation == cfg.shear == cfg.zoom == cfg.shift == 0
+
+
+def changes_images(cfg: AugmentConfig) -> bool:
+    """True when the graph back end can change an image (affine, flip or erasing)."""
+    return not is_identity(cfg) or cfg.hflip > 0 or cfg.erase > 0
+
+
+def flip_and_erase(images, u, hflip: float, erase: float, erase_size: float):
+    """Flip `images (B, H, W, C)` left-right where `u[:, 0] < hflip`, and zero one rectangle where `u[:, 1] < erase`.
+
+    `u (B, 6)`: uniforms in [0, 1) (columns 2-5 place and size the rectangle). Backend-agnostic (`keras.ops`),
+    so the same code runs in a tf.data graph or inside a model under JAX.
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.arange(4, dtype="float32").reshape(1, 1, 4, 1)
+        >>> keras.ops.convert_to_numpy(flip_and_erase(x, np.zeros((1, 6), "float32"), 1.0, 0.0, 0.4))[0, 0, :, 0]
+        array([3., 2., 1., 0.], dtype=float32)
+    """
+    ops = keras.ops
+    u = ops.cast(u, "float32")
+    if hflip > 0:
+        flip = ops.reshape(u[:, 0] < hflip, (-1, 1, 1, 1))
+        images = ops.where(flip, ops.flip(images, axis=2), images)
+    if erase > 0:
+        height, width = int(images.shape[1]), int(images.shape[2])
+        half_h = (0.5 + 0.5 * u[:, 2]) * (erase_size * height / 2.0)
+        half_w = (0.5 + 0.5 * u[:, 3]) * (erase_size * width / 2.0)
+        cy, cx = u[:, 4] * height, u[:, 5] * width
+        ys = ops.reshape(ops.arange(height, dtype="float32") + 0.5, (1, height, 1))
+        xs = ops.reshape(ops.arange(width, dtype="float32") + 0.5, (1, 1, width))
+        inside = ops.logical_and(ops.abs(ys - ops.reshape(cy, (-1, 1, 1))) < ops.reshape(half_h, (-1, 1, 1)),
+                                 ops.abs(xs - ops.reshape(cx, (-1, 1, 1))) < ops.reshape(half_w, (-1, 1, 1)))
+        inside = ops.logical_and(inside, ops.reshape(u[:, 1] < erase, (-1, 1, 1)))
+        images = ops.where(ops.expand_dims(inside, -1), ops.zeros_like(images), images)
+    return images
 
 
 # ---- graph back end --------------------------------------------------------------------------------------------
@@ -154,15 +196,24 @@ def make_graph_augment(
     the draw is stateless: identical whatever the parallelism. Identity settings return the input unchanged.
     """
     validate_augment(cfg)
-    if is_identity(cfg):
+    if not changes_images(cfg):
         return lambda images, seed=None: images
     height, width = int(image_shape[0]), int(image_shape[1])
     generator = tf.random.Generator.from_seed(seed) if seed is not None else tf.random.Generator.from_non_deterministic_state()
+    flip_erase = cfg.hflip > 0 or cfg.erase > 0
 
     def aug(images, seed=None):
         images = tf.convert_to_tensor(images)
-        mats = affine_matrices(tf.shape(images)[0], (height, width), cfg, seed=seed, generator=generator)
-        out = apply_affine(images, mats, cfg.interpolation)
+        out = images
+        if not is_identity(cfg):
+            mats = affine_matrices(tf.shape(images)[0], (height, width), cfg, seed=seed, generator=generator)
+            out = tf.ensure_shape(apply_affine(images, mats, cfg.interpolation), images.shape)
+        if flip_erase:
+            # its own draw: a seed one step along from the affine's, so turning flips on leaves the affine alone
+            fe_seed = None if seed is None else tf.cast(tf.reshape(seed, [-1])[:2], tf.int64) + tf.constant(
+                [0, 1_000_003], tf.int64)
+            u = _uniform(tf.stack([tf.shape(images)[0], 6]), seed=fe_seed, generator=generator)
+            out = flip_and_erase(out, u, cfg.hflip, cfg.erase, cfg.erase_size)
         return tf.ensure_shape(out, images.shape)
 
     return aug
@@ -240,6 +291,11 @@ def albumentations_pipeline(cfg: AugmentConfig, image_shape: tuple[int, ...] | N
                 p=cfg.p,
             )
         )
+    if cfg.hflip > 0:
+        steps.append(A.HorizontalFlip(p=cfg.hflip))
+    if cfg.erase > 0:
+        steps.append(A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=(cfg.erase_size / 2, cfg.erase_size),
+                                     hole_width_range=(cfg.erase_size / 2, cfg.erase_size), fill=0, p=cfg.erase))
     if cfg.grid_distortion > 0:
         steps.append(A.GridDistortion(interpolation=interp, border_mode=cv2.BORDER_CONSTANT, fill=0,
                                       p=cfg.grid_distortion))

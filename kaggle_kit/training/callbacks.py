@@ -45,6 +45,7 @@ class FoldState:
     stopped_early: bool = False
     last_sha256: str | None = None  # the last.keras this state belongs to
     config_hash: str | None = None
+    planned_epochs: int | None = None  # a time budget's current plan (None: the recipe's epochs)
 
     @classmethod
     def from_json(cls, data: dict) -> FoldState:

@@ -64,6 +64,10 @@ class AugmentConfig(KKConfig):
     random_crop: OpenFraction = 0.0  # fraction of the side cropped away before resizing back, 0 = off
     # added with the training engine
     interpolation: Literal["nearest", "bilinear"] = "bilinear"  # resampling of the affine transform (both back ends)
+    # label-preserving only for some image kinds (clothes, textures: yes; digits, letters: no); both back ends
+    hflip: Fraction = 0.0  # probability of a horizontal (left-right) flip
+    erase: Fraction = 0.0  # probability of random erasing (cutout): one rectangle set to 0
+    erase_size: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.4  # erased rectangle's sides: U(0.5, 1) x this x side
 
 
 class LossConfig(KKConfig):
@@ -102,6 +106,9 @@ class ScheduleConfig(KKConfig):
     patience: int = Field(2, ge=0)  # plateau
     min_lr: float = Field(1e-6, ge=0.0)  # plateau, cosine floor
     warmup_epochs: float = Field(0.0, ge=0.0)
+    # cosine / one_cycle: warm-up as a fraction of the run's length (used when warmup_epochs is 0), so it scales
+    # with --epochs and with a --budget's planned (and replanned) length
+    warmup_fraction: OpenFraction = 0.0
     # added with the training engine
     monitor: str = "val_loss"  # plateau: the metric watched (e.g. "val_accuracy"; mode follows the name)
 
@@ -117,12 +124,25 @@ class RecipeConfig(KKConfig):
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     epochs: int = Field(10, ge=1)
+    # Minutes of wall clock per fold (compile, epochs, validation, checkpoints, final predictions): the number of
+    # epochs is planned from the measured speed and shortened if the machine slows down; `epochs` is ignored.
+    budget_minutes: PositiveFloat | None = None
+    budget_max_epochs: int = Field(300, ge=1)  # a budget never plans more epochs than this
+    # The augmentation probe (kaggle_kit.training.probe): "auto" runs it when the run has a budget.
+    probe: Literal["off", "auto", "on"] = "off"
+    probe_minutes: PositiveFloat | None = None  # the probe's whole time (default: probe_share of a fold's budget)
+    probe_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.2
+    probe_rows: int = Field(6000, ge=20)  # stratified sample of training rows the probe trains and validates on
     batch_size: int = Field(128, ge=1)
     folds: int = Field(5, ge=2)
     seed: int = Field(42, ge=0)
     limit: int | None = Field(None, ge=2)  # train on a stratified sample of this many rows
     # What to do with extra labelled files (e.g. Kannada-MNIST's Dig-MNIST.csv).
     extra_data: ExtraData = ExtraData.IGNORE
+    # Pseudo-labelling: a finished run folder whose test_probs.npy (from `kk predict`) labels the test rows it is
+    # at least `pseudo_threshold` sure of; those rows join every fold's training set (never a validation set).
+    pseudo_label: str | None = None
+    pseudo_threshold: Fraction = 0.99
     early_stopping: int | None = Field(None, ge=1)  # patience in epochs, None = off
     monitor: str = "val_accuracy"  # metric that picks the best checkpoint
     tta: int = Field(0, ge=0)  # default number of augmented test-time passes for `kk predict`

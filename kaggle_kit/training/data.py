@@ -191,6 +191,8 @@ class TrainData:
     extra_name: str | None = None
     extra_mode: ExtraData = ExtraData.IGNORE
     notes: list[str] = field(default_factory=list)
+    pseudo_images: np.ndarray | None = None  # confidently predicted test rows (pseudo-labelling), training only
+    pseudo_labels: np.ndarray | None = None
 
     def fold_arrays(self, fold: int):
         """(x_train, y_train, x_val, y_val, val_rows) for `fold`; extra rows join training in `extra_mode=train`."""
@@ -199,6 +201,9 @@ class TrainData:
         if self.extra_mode is ExtraData.TRAIN and self.extra_images is not None:
             x_tr = np.concatenate([x_tr, self.extra_images])
             y_tr = np.concatenate([y_tr, self.extra_labels])
+        if self.pseudo_images is not None and len(self.pseudo_images):
+            x_tr = np.concatenate([x_tr, self.pseudo_images])
+            y_tr = np.concatenate([y_tr, self.pseudo_labels])
         return x_tr, y_tr, self.images[va], self.labels[va], va
 
     @property
@@ -231,4 +236,32 @@ def prepare_data(competition: Competition, recipe: RecipeConfig) -> TrainData:
             data.notes.append(f"extra data {data.extra_name} ({len(xe)} rows): "
                               + ("added to every fold's training set" if recipe.extra_data is ExtraData.TRAIN
                                  else "scored separately as a hold-out"))
+    if recipe.pseudo_label:
+        data.pseudo_images, data.pseudo_labels, note = pseudo_labels(competition, recipe.pseudo_label,
+                                                                     recipe.pseudo_threshold)
+        data.notes.append(note)
     return data
+
+
+def pseudo_labels(competition: Competition, run_dir: str, threshold: float) -> tuple[np.ndarray, np.ndarray, str]:
+    """(images, labels, note): the test rows a finished run predicted with probability >= `threshold`.
+
+    The run's test probabilities come from models that saw every training row, this fold's validation rows
+    included, so a pseudo-labelled run's CV accuracy may be slightly optimistic.
+    """
+    from pathlib import Path
+
+    from kaggle_kit.errors import KKError
+
+    path = Path(run_dir) / "test_probs.npy"
+    if not path.is_file():
+        raise KKError(f"pseudo_label: {path} not found; predict the test set with that run first: kk predict {run_dir}")
+    probs = np.load(path)
+    images = competition.test_images()
+    if probs.shape != (len(images), competition.spec.num_classes):
+        raise KKError(f"pseudo_label: {path} has shape {probs.shape}; this competition's test set needs "
+                      f"({len(images)}, {competition.spec.num_classes})")
+    keep = probs.max(axis=1) >= threshold
+    note = (f"pseudo-labels: {int(keep.sum())} of {len(images)} test rows predicted with p >= {threshold:g} by "
+            f"{run_dir} join every fold's training set")
+    return images[keep], probs[keep].argmax(axis=1).astype(np.int64), note

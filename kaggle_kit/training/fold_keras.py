@@ -85,9 +85,10 @@ class KerasFoldTrainer:
 
         from kaggle_kit.training.callbacks import BatchProgress, FoldCheckpoint
         from kaggle_kit.training.data import eval_dataset, predict_probs, train_dataset
-        from kaggle_kit.training.schedules import build_schedule_callbacks
+        from kaggle_kit.training.schedules import RunLength, build_schedule_callbacks
         from kaggle_kit.training.strategy import set_determinism
 
+        t_start = time.perf_counter()  # a time budget counts from here: building and compiling are part of the fold
         if self.strategy is None:
             self.device(recipe)
         fdir = runs.fold_dir(run_dir, fold)
@@ -103,20 +104,36 @@ class KerasFoldTrainer:
 
         state, resumed = self._resume(fold, fdir, model, chash, reporter)
         initial_epoch = state.epoch
-        reporter.on_fold_start(fold, {"n_train": len(x_tr), "n_val": len(x_va), "epochs": recipe.epochs,
-                                      "initial_epoch": initial_epoch, "steps_per_epoch": steps, "resumed": resumed})
-        if initial_epoch < recipe.epochs and not state.stopped_early:
+        budget = recipe.budget_minutes is not None
+        # Under a budget the length is planned while training, and fit() runs to the cap unless stopped; until
+        # the first plan (a few steps in) the schedule reads the recipe's epochs, so warm-up is not stretched.
+        epochs = (state.planned_epochs or recipe.budget_max_epochs) if budget else recipe.epochs
+        length = RunLength(min(epochs, recipe.epochs) if budget else epochs)
+        budget_cb = None
+        reporter.on_fold_start(fold, {"n_train": len(x_tr), "n_val": len(x_va), "epochs": epochs,
+                                      "initial_epoch": initial_epoch, "steps_per_epoch": steps, "resumed": resumed,
+                                      "budget_minutes": recipe.budget_minutes})
+        if initial_epoch < epochs and not state.stopped_early:
             # A resumed fold must not replay epoch 1's shuffle and augmentation draws: offset the seed by the epoch.
             train_ds = train_dataset(x_tr, y_tr, spec.num_classes, recipe.batch_size, recipe.augment,
                                      seed=fold_seed(recipe.seed, fold) + 7919 * initial_epoch,
                                      deterministic=recipe.deterministic)
             val_ds = eval_dataset(x_va, y_va, spec.num_classes, batch_size=max(recipe.batch_size, 256))
-            callbacks = build_schedule_callbacks(recipe.schedule, float(recipe.optimizer.lr), recipe.epochs, steps)
+            callbacks = build_schedule_callbacks(recipe.schedule, float(recipe.optimizer.lr), length, steps)
             if reporter.wants_batches:
                 callbacks.insert(0, BatchProgress(fold, steps, reporter))
+            if budget:
+                from kaggle_kit.training.budget import BudgetCallback, BudgetPlanner
+
+                n_tail = len(x_va) + (len(data.holdout[0]) if data.holdout else 0)
+                planner = BudgetPlanner(60.0 * recipe.budget_minutes, max_epochs=epochs)
+                budget_cb = BudgetCallback(planner, length, t_start, steps, len(x_tr), len(x_va), n_tail,
+                                           initial_epoch=initial_epoch, reporter=reporter, fold=fold, state=state,
+                                           spent_s=sum(h.get("seconds", 0.0) for h in state.history))
+                callbacks.append(budget_cb)
             callbacks.append(FoldCheckpoint(fdir, state, monitor=recipe.monitor, patience=recipe.early_stopping,
                                             n_train=len(x_tr), config_hash=chash, reporter=reporter))
-            model.fit(train_ds, validation_data=val_ds, epochs=recipe.epochs, initial_epoch=initial_epoch,
+            model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
                       callbacks=callbacks, verbose=0, shuffle=False)
         t_fit_end = time.perf_counter()
 
@@ -136,6 +153,16 @@ class KerasFoldTrainer:
             "monitor": recipe.monitor, "best_monitor": state.best, "seconds": seconds,
             "images_per_sec": float(np.median(ips)) if ips else None,
         }
+        if budget:
+            extra["budget"] = {
+                **(budget_cb.summary() if budget_cb else {"budget_s": 60.0 * recipe.budget_minutes}),
+                "epochs_run": int(state.epoch), "actual_s": round(time.perf_counter() - t_start + sum(
+                    h.get("seconds", 0.0) for h in history[:initial_epoch]), 2),
+            }
+            b = extra["budget"]
+            reporter.message(f"fold {fold}: budget {b['budget_s'] / 60:.2f} min, planned {b.get('planned_epochs')} "
+                             f"epochs (final plan {b.get('final_planned_epochs')}), ran {b['epochs_run']} in "
+                             f"{b['actual_s'] / 60:.2f} min")
         metrics = write_fold_outputs(fdir, fold, spec, y_va, va_rows, oof, holdout, hold_probs, chash, extra,
                                      model_file=runs.MODEL_KERAS)
         for name in (runs.LAST_CKPT, runs.BEST_WEIGHTS, runs.STATE_FILE):

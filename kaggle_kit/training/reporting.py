@@ -36,6 +36,11 @@ class Reporter:
     def on_fold_start(self, fold: int, info: dict) -> None:
         """`info`: n_train, n_val, epochs, initial_epoch, steps_per_epoch, resumed."""
 
+    def on_plan(self, fold: int, plan: dict) -> None:
+        """A time budget planned (or replanned) the fold: `plan` holds epochs, budget_s, elapsed_s, epoch_s,
+        expected_end (UTC, ISO) and replanned (False for the first plan)."""
+        self.message(plan_line(fold, plan))
+
     def on_batch_end(self, fold: int, epoch: int, step: int, steps: int) -> None:
         """Called after every training step when `wants_batches` (from a worker thread)."""
 
@@ -47,6 +52,15 @@ class Reporter:
 
     def on_run_end(self, result: RunResult) -> None:
         """Everything is written; `result.metrics` is the run's `metrics.json`."""
+
+
+def plan_line(fold: int, plan: dict) -> str:
+    """One line for a budget's plan, e.g. `fold 0: budget 5.0 min -> 12 epochs (~21.3 s each), ends ~12:04:10 UTC`."""
+    what = "replanned" if plan.get("replanned") else "budget"
+    each = f" (~{plan['epoch_s']:.1f} s each)" if plan.get("epoch_s") else ""
+    end = str(plan.get("expected_end", ""))[11:19]
+    return (f"fold {fold}: {what} {plan['budget_s'] / 60:.1f} min -> {plan['epochs']} epochs{each}, "
+            f"{plan['elapsed_s']:.0f} s used, expected end ~{end} UTC")
 
 
 class PlainReporter(Reporter):

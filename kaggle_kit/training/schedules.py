@@ -12,8 +12,8 @@ number Keras passes in, so `fit(initial_epoch=k)` on resume continues the schedu
 | `step` | `values[i]`, i = number of `boundaries` <= floor(t); no `values`: `base_lr * factor**i`. Notebook 000: boundaries [49, 99], values [1e-3, 3e-4, 1e-4] |
 | `exponential` | `base_lr * decay**floor(t)` (notebooks 002/003: 0.9, 0.95) |
 | `plateau` | `ReduceLROnPlateau(monitor, factor, patience, min_lr)`; depends on metrics, `lr_at` returns `base_lr` |
-| `cosine` | warm-up W = `warmup_epochs`: linear from `base_lr/100` to `base_lr`; then `min_lr + (base_lr - min_lr) * (1 + cos(pi p)) / 2`, p = (t - W) / (E - W) |
-| `one_cycle` | warm-up W = `warmup_epochs` or 30% of E: linear from `base_lr/25` to `base_lr`; then cosine down to `min_lr` |
+| `cosine` | warm-up W = `warmup_epochs` (or `warmup_fraction` x E): linear from `base_lr/100` to `base_lr`; then `min_lr + (base_lr - min_lr) * (1 + cos(pi p)) / 2`, p = (t - W) / (E - W) |
+| `one_cycle` | warm-up W = `warmup_epochs`, else `warmup_fraction` x E, else 30% of E: linear from `base_lr/25` to `base_lr`; then cosine down to `min_lr` |
 
 Example:
     >>> from kaggle_kit.training.config import ScheduleConfig
@@ -21,6 +21,17 @@ Example:
     >>> round(lr_at(cfg, 1e-3, epoch=2, epochs=10), 8)
     0.00081
     >>> callbacks = build_schedule_callbacks(cfg, base_lr=1e-3, epochs=10, steps_per_epoch=300)
+
+Cosine and one-cycle are defined over the run's length E, so they scale with `--epochs`; under a time budget E
+is a `RunLength` the planner shortens while training, and the rate follows the new length from the next step:
+    >>> length = RunLength(10)
+    >>> cos = ScheduleConfig(name="cosine", warmup_fraction=0.1)
+    >>> (cb,) = build_schedule_callbacks(cos, base_lr=1e-3, epochs=length, steps_per_epoch=300)
+    >>> round(cb.fn(2.0) * 1e3, 4)  # position 2 of 10: near the top
+    0.9699
+    >>> length.epochs = 4  # replanned: the same position is now 44% of the way down (warm-up 0.4 epochs)
+    >>> round(cb.fn(2.0) * 1e3, 4)
+    0.5872
 """
 
 from __future__ import annotations
@@ -39,6 +50,16 @@ COSINE_WARMUP_START = 0.01  # cosine warm-up starts at base_lr * this
 ONE_CYCLE_DIV = 25.0  # one-cycle starts at base_lr / this (Smith's and PyTorch's default)
 ONE_CYCLE_WARMUP = 0.3  # one-cycle warm-up fraction when warmup_epochs is 0
 PER_STEP = {"cosine", "one_cycle"}
+
+
+class RunLength:
+    """The planned number of epochs of a run, readable while it trains (a time budget may shorten it)."""
+
+    def __init__(self, epochs: int):
+        self.epochs = int(epochs)
+
+    def __repr__(self) -> str:
+        return f"RunLength({self.epochs})"
 
 
 def validate_schedule(cfg: ScheduleConfig, epochs: int) -> None:
@@ -100,13 +121,14 @@ def exponential(cfg: ScheduleConfig, base_lr: float, epoch: float, epochs: int) 
 @SCHEDULES.register("cosine")
 def cosine(cfg: ScheduleConfig, base_lr: float, epoch: float, epochs: int) -> float:
     """Linear warm-up from `base_lr/100`, then cosine decay to `min_lr`, per step."""
-    return _warmup_cosine(cfg, base_lr, epoch, epochs, cfg.warmup_epochs, base_lr * COSINE_WARMUP_START)
+    warmup = cfg.warmup_epochs or cfg.warmup_fraction * epochs
+    return _warmup_cosine(cfg, base_lr, epoch, epochs, warmup, base_lr * COSINE_WARMUP_START)
 
 
 @SCHEDULES.register("one_cycle")
 def one_cycle(cfg: ScheduleConfig, base_lr: float, epoch: float, epochs: int) -> float:
     """One-cycle: warm-up from `base_lr/25` over 30% of the run (or `warmup_epochs`), then cosine, per step."""
-    warmup = cfg.warmup_epochs or ONE_CYCLE_WARMUP * epochs
+    warmup = cfg.warmup_epochs or (cfg.warmup_fraction or ONE_CYCLE_WARMUP) * epochs
     return _warmup_cosine(cfg, base_lr, epoch, epochs, warmup, base_lr / ONE_CYCLE_DIV)
 
 
@@ -163,10 +185,15 @@ class LearningRateSchedule(keras.callbacks.Callback):
 
 
 def build_schedule_callbacks(
-    cfg: ScheduleConfig, base_lr: float, epochs: int, steps_per_epoch: int
+    cfg: ScheduleConfig, base_lr: float, epochs: int | RunLength, steps_per_epoch: int
 ) -> list[keras.callbacks.Callback]:
-    """The callbacks that apply schedule `cfg` to a run of `epochs` x `steps_per_epoch` steps from `base_lr`."""
-    validate_schedule(cfg, epochs)
+    """The callbacks that apply schedule `cfg` to a run of `epochs` x `steps_per_epoch` steps from `base_lr`.
+
+    `epochs` may be a `RunLength`: the schedule then reads the length at every step, so a replanned (shorter)
+    run ends its cosine at the new end. Epoch-indexed schedules (step, exponential) do not depend on it.
+    """
+    length = epochs if isinstance(epochs, RunLength) else RunLength(epochs)
+    validate_schedule(cfg, length.epochs)
     if cfg.name == "plateau":
         return [
             keras.callbacks.ReduceLROnPlateau(
@@ -175,6 +202,6 @@ def build_schedule_callbacks(
         ]
     return [
         LearningRateSchedule(
-            lambda t: lr_at(cfg, base_lr, t, epochs), steps_per_epoch=steps_per_epoch, per_step=cfg.name in PER_STEP
+            lambda t: lr_at(cfg, base_lr, t, length.epochs), steps_per_epoch=steps_per_epoch, per_step=cfg.name in PER_STEP
         )
     ]

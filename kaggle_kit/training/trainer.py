@@ -33,6 +33,7 @@ from kaggle_kit.training.config import RecipeConfig
 from kaggle_kit.training.data import TrainData, prepare_data
 from kaggle_kit.training.fold_trainers import FOLD_TRAINERS, FoldTrainer
 from kaggle_kit.training.metrics import classification_metrics
+from kaggle_kit.training.probe import probe_run
 from kaggle_kit.training.reporting import Reporter
 from kaggle_kit.training.results import FoldResult, FoldStatus, RunResult, read_history
 from kaggle_kit.training.rundir import check_done, load_run_recipe, open_run
@@ -61,6 +62,7 @@ def train_run(competition: Competition, recipe: RecipeConfig, run_dir: str | Pat
     reporter = reporter or Reporter()
     run_dir = Path(run_dir)
     t0 = time.perf_counter()
+    recipe = probe_run(run_dir, competition, recipe, reporter)
     recipe, data, lr_source = open_run(run_dir, competition, recipe, reporter)
     folds = list(range(recipe.folds)) if folds_to_train is None else sorted(set(folds_to_train))
     for f in folds:
@@ -117,7 +119,7 @@ def finalize_run(run_dir: str | Path, competition: Competition, recipe: RecipeCo
         fm = json.loads((fdir / "metrics.json").read_text())
         per_fold.append({key: fm.get(key) for key in ("fold", "n", "accuracy", "log_loss", "best_epoch", "epochs_run",
                                                       "stopped_early", "holdout_accuracy", "seconds",
-                                                      "images_per_sec")})
+                                                      "images_per_sec", "budget") if key in fm or key != "budget"})
         if (fdir / "history.csv").is_file():
             histories[f] = read_history(fdir / "history.csv")
         if (fdir / "holdout.npy").is_file():

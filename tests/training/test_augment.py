@@ -157,3 +157,45 @@ def test_bad_settings_name_the_field():
         from_dict({"zoom": 1.5}, AugmentConfig, source="augment")
     with pytest.raises(ConfigError, match="p: Input should be less than or equal to 1"):
         from_dict({"backend": "albumentations", "p": 2.0}, AugmentConfig, source="augment")
+
+
+@pytest.mark.parametrize("backend", ["graph", "albumentations"])
+def test_horizontal_flip_mirrors_images_left_right(digits, backend):
+    x = digits[:64]
+    always = augment_batch(x, AugmentConfig(backend=backend, **ZERO, hflip=1.0), seed=3)
+    np.testing.assert_array_equal(always, x[:, :, ::-1])
+    half = augment_batch(x, AugmentConfig(backend=backend, **ZERO, hflip=0.5), seed=3)
+    flipped = np.array([np.array_equal(h, m) and not np.array_equal(h, o)
+                        for h, m, o in zip(half, x[:, :, ::-1], x)])
+    assert 0.2 < flipped.mean() < 0.8
+    assert all(np.array_equal(h, o) or np.array_equal(h, m) for h, m, o in zip(half, x[:, :, ::-1], x))
+
+
+@pytest.mark.parametrize("backend", ["graph", "albumentations"])
+def test_random_erasing_zeroes_one_rectangle_and_leaves_the_rest(backend):
+    x = np.full((32, 28, 28, 1), 200, np.uint8)
+    out = augment_batch(x, AugmentConfig(backend=backend, **ZERO, erase=1.0, erase_size=0.4), seed=5)
+    for img in out[..., 0]:
+        zero = img == 0
+        assert zero.any() and set(np.unique(img)) <= {0, 200}
+        rows, cols = np.where(zero)
+        box = zero[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+        assert box.all()  # one solid rectangle
+        assert box.shape[0] <= 0.4 * 28 + 1 and box.shape[1] <= 0.4 * 28 + 1
+    none = augment_batch(x, AugmentConfig(backend="graph", **ZERO, erase=0.0), seed=5)
+    np.testing.assert_array_equal(none, x)
+
+
+def test_flip_and_erase_leave_the_affine_draw_alone(digits):
+    x = digits[:16]
+    base = augment_batch(x, AugmentConfig(**STRONG), seed=9)
+    flipped = augment_batch(x, AugmentConfig(**STRONG, hflip=1.0), seed=9)
+    np.testing.assert_array_equal(flipped, base[:, :, ::-1])
+
+
+def test_flip_and_erase_run_inside_the_tf_data_pipeline(digits):
+    from kaggle_kit.training.data import train_dataset
+
+    cfg = AugmentConfig(**STRONG, hflip=0.5, erase=0.5)
+    xb, yb = next(iter(train_dataset(digits[:64], np.arange(64) % 10, 10, 32, cfg, seed=1)))
+    assert xb.shape == (32, 28, 28, 1) and xb.dtype == tf.uint8 and yb.shape == (32, 10)

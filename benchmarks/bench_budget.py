@@ -1,0 +1,146 @@
+"""`kk train --budget` on a competition the defaults were not tuned on, scored against its hidden solution.csv.
+
+    python -m benchmarks.bench_budget --budget 5                              # mirror-pairs, default recipe
+    python -m benchmarks.bench_budget --budget 5 --probe off                  # the same without the probe
+    python -m benchmarks.bench_budget --competition digit-recognizer --budget 10
+    python -m benchmarks.bench_budget --table                                 # rebuild the table only
+
+Each job trains ONE model, fold 0 of the default recipe's folds, with `train_run` (the code `kk train --budget`
+runs) and `budget_minutes` = the budget; with the default `probe = "auto"` the augmentation probe runs first
+(its own time, reported apart from the fold's). The model then predicts the test images (`predict_run`, no TTA)
+and the submission is scored against `solution.csv`, which nothing else reads. Jobs are saved as
+`benchmarks/results/budget/<job>.json` and listed in one table; `--force` reruns one.
+
+`mirror-pairs` is the offline non-digit stand-in built by `benchmarks.standin` (flips label-preserving).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+
+from benchmarks.common import DATA_DIR, RESULTS_DIR, Row, digit_recognizer, machine_load, publish, score_submission
+from kaggle_kit.io import atomic_write_json
+
+COMMAND = "python -m benchmarks.bench_budget"
+TITLE = "Time budgets on a competition the defaults were not tuned on (kk train --budget, scored on solution.csv)"
+JOBS_DIR = RESULTS_DIR / "budget"
+RUNS_DIR = DATA_DIR / "runs" / "budget"
+
+
+def job_name(competition: str, budget: float, probe: str, probe_minutes: float | None = None) -> str:
+    return f"{competition}-{budget:g}min-probe-{probe}" + (f"-{probe_minutes:g}min" if probe_minutes else "")
+
+
+def open_competition(name: str):
+    if name == "digit-recognizer":
+        return digit_recognizer()
+    from benchmarks.standin import mirror_pairs
+
+    return mirror_pairs()
+
+
+def run_job(competition: str, budget: float, probe: str, force: bool = False,
+            probe_minutes: float | None = None) -> dict | None:
+    from kaggle_kit.training.predict import predict_run
+    from kaggle_kit.training.recipes import load_recipe
+    from kaggle_kit.training.reporting import PlainReporter
+    from kaggle_kit.training.trainer import train_run
+
+    name = job_name(competition, budget, probe, probe_minutes)
+    path = JOBS_DIR / f"{name}.json"
+    if path.is_file() and not force:
+        print(f"{name}: done already ({path}); --force reruns it")
+        return json.loads(path.read_text())
+    opened = open_competition(competition)
+    if opened is None:
+        return None
+    comp, solution = opened
+    run_dir = RUNS_DIR / name
+    if force:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    recipe = load_recipe("default", [f"budget_minutes={budget}", f'probe="{probe}"',
+                                     *([f"probe_minutes={probe_minutes}"] if probe_minutes else [])])
+    load_before = machine_load()
+    t0 = time.perf_counter()
+    result = train_run(comp, recipe, run_dir, folds_to_train=[0], reporter=PlainReporter())
+    wall = time.perf_counter() - t0
+    pred = predict_run(run_dir, comp, tta=0)
+    score = score_submission(pred.submission_path, solution)
+    fold = json.loads((run_dir / "fold0" / "metrics.json").read_text())
+    probe_json = json.loads((run_dir / "probe.json").read_text()) if (run_dir / "probe.json").is_file() else None
+    job = {"job": name, "competition": competition, "budget_min": budget, "probe": probe,
+           "budget": fold.get("budget"), "epochs_run": fold.get("epochs_run"), "val_accuracy": fold.get("accuracy"),
+           "test_accuracy": score["all"], "public": score.get("public"), "private": score.get("private"),
+           "probe_choice": probe_json and probe_json["chosen"],
+           "probe_scores": probe_json and {c["name"]: round(c["val_accuracy"], 4) for c in probe_json["candidates"]},
+           "probe_epochs": probe_json and {c["name"]: c["epochs"] for c in probe_json["candidates"]},
+           "probe_seconds": probe_json and probe_json["seconds"], "train_run_seconds": round(wall, 1),
+           "cv_accuracy": result.cv_accuracy, "machine_load_before": load_before,
+           "date": time.strftime("%Y-%m-%d", time.gmtime()),
+           "probe_informative": probe_json and probe_json.get("informative"),
+           "command": f"{COMMAND} --competition {competition} --budget {budget:g} --probe {probe}"
+                      + (f" --probe-minutes {probe_minutes:g}" if probe_minutes else "")}
+    JOBS_DIR.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, job)
+    return job
+
+
+def rows() -> list[Row]:
+    out = []
+    for p in sorted(JOBS_DIR.glob("*.json")):
+        j = json.loads(p.read_text())
+        b = j.get("budget") or {}
+        inconclusive = " (inconclusive: kept the recipe's)" if j.get("probe_informative") is False else ""
+        probe = (f"; probe chose {j['probe_choice']!r}{inconclusive} in {j['probe_seconds'] / 60:.1f} min "
+                 f"(val acc after <= {max(j['probe_epochs'].values())} epoch(s), the last possibly cut: {j['probe_scores']})"
+                 if j.get("probe_choice") else "; no probe")
+        value = (f"test {j['test_accuracy']:.5f} (val {j['val_accuracy']:.4f}); fold planned {b.get('planned_epochs')} "
+                 f"epochs, final plan {b.get('final_planned_epochs')}, ran {j['epochs_run']} in "
+                 f"{b.get('actual_s', 0) / 60:.2f} of {j['budget_min']:g} min{probe}; {j['date']}; `{j['command']}`")
+        kept = b.get("actual_s") is not None and b["actual_s"] <= 1.1 * 60 * j["budget_min"]
+        pm = f" ({j['command'].split('--probe-minutes ')[1]} min)" if "--probe-minutes" in j["command"] else ""
+        out.append(Row(f"{j['competition']}, default recipe, budget {j['budget_min']:g} min/fold, probe {j['probe']}{pm}, "
+                       f"single model (fold 0)", value, target="fold within 1.1x budget", met=kept,
+                       extra={"job": j["job"], "command": j["command"]}))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--competition", default="mirror-pairs", choices=["mirror-pairs", "digit-recognizer"])
+    ap.add_argument("--budget", type=float, default=5.0, help="minutes per fold")
+    ap.add_argument("--probe", default="auto", choices=["auto", "on", "off"])
+    ap.add_argument("--probe-minutes", type=float, default=None, help="the probe's time (default: the recipe's)")
+    ap.add_argument("--force", action="store_true")
+    ap.add_argument("--table", action="store_true", help="only rebuild the table from saved jobs")
+    args = ap.parse_args(argv)
+    started = time.perf_counter()
+    if not args.table:
+        run_job(args.competition, args.budget, args.probe, force=args.force, probe_minutes=args.probe_minutes)
+    notes = [
+        "One model per job (fold 0 of 5), the default recipe with `budget_minutes`; test accuracy from the job's "
+        "submission scored on the competition's solution.csv, read only to score.",
+        "mirror-pairs: `python -m benchmarks.standin` (MNIST pairs, one upright and one mirrored sample of a class; "
+        "a left-right flip is label-preserving). A stand-in for a non-digit image kind, not a real one.",
+        "`actual` is the fold's wall time from its start (model building and compiling included) to its final "
+        "predictions; the probe runs before the fold, on its own time.",
+        "Measured 2026-12-02 18:40-19:15 UTC on 2 cores shared with other engineers' jobs and tests (load averages "
+        "4.6-8.2, in each job's JSON): epoch times doubled within runs, which is what the replans show.",
+        "The probe rule changed between these jobs: mirror-pairs probe auto (chose 'none') and digit-recognizer "
+        "(chose 'none') ran with 'informative = best >= 2x chance'; mirror-pairs probe on (3 min) ran with the "
+        "current rule (the recipe's candidate >= 2x chance and >= half the best; 'none' needs 3 SE). Under the "
+        "current rule the two 10-s probes would have been inconclusive and kept the recipe's augmentation "
+        "(recipe 0.19/0.23 vs none 0.75/0.63); not re-measured. In every probe 'none' learned fastest: at these "
+        "lengths (<= 3 epochs on 4,800 rows) the probe measures learning speed more than invariance.",
+    ]
+    publish("budget", TITLE, COMMAND, argv, rows(), notes, started)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

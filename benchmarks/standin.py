@@ -1,0 +1,118 @@
+"""A non-digit stand-in competition, built offline from the MNIST files beside ../shared/data/make_competitions.py.
+
+    python -m benchmarks.standin OUT_DIR        # writes OUT_DIR/mirror-pairs/ (data/, solution.csv, competition.json)
+
+**mirror-pairs**: each 28x28 image shows two different samples of one class side by side, squeezed to 28x14:
+the left one upright, the right one mirrored. The class is the pair's digit class (10 classes). Unlike digits,
+a left-right flip is label-preserving here: flipping `[a | mirror(b)]` gives `[b | mirror(a)]`, another image
+of the same class (the two samples swap sides). Each half is also placed at a fixed side of the image, so the
+"object" is not rotated or sheared in the data: those augmentations buy nothing the data needs. It is a
+stand-in for image kinds such as clothes (flips fine, digit-tuned rotation/shear not needed), not a
+reproduction of one; nothing is downloaded.
+
+Layout: digit-recognizer's (train.csv `label,pixel0..783`; test.csv pixels only; sample_submission.csv
+`ImageId,Label` with ImageId 1..N), 20,000 training and 10,000 test images, and a hidden `solution.csv` (25% of the
+rows Public). Fixed seed: every build gives the same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import DATA_DIR, MAKE_COMPETITIONS
+
+SLUG = "mirror-pairs"
+SEED = 11
+N_TRAIN, N_TEST = 20000, 10000
+
+
+def _builder():
+    spec = importlib.util.spec_from_file_location("make_competitions", MAKE_COMPETITIONS)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def squeeze(images: np.ndarray) -> np.ndarray:
+    """`(N, 28, 28)` -> `(N, 28, 14)`: the mean of each pair of columns."""
+    x = images.astype(np.float32)
+    return ((x[:, :, 0::2] + x[:, :, 1::2]) / 2).round().astype(np.uint8)
+
+
+def mirror_pair(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """`[squeeze(left) | mirror(squeeze(right))]`, `(N, 28, 28)` uint8; flipped, it is `mirror_pair(right, left)`.
+
+    Example:
+        >>> a, b = np.zeros((1, 28, 28), np.uint8), np.zeros((1, 28, 28), np.uint8)
+        >>> a[0, 5, 0:2] = 200
+        >>> bool((mirror_pair(a, b)[:, :, ::-1] == mirror_pair(b, a)).all())
+        True
+    """
+    return np.concatenate([squeeze(left), squeeze(right)[:, :, ::-1]], axis=2)
+
+
+def pairs(x: np.ndarray, y: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """`n` images: a random first sample, and a second, different sample of the same class."""
+    x = x.reshape(len(x), 28, 28)
+    first = rng.integers(0, len(x), n)
+    labels = y[first]
+    second = np.empty(n, np.int64)
+    for c in np.unique(labels):
+        pool = np.flatnonzero(y == c)
+        at = np.flatnonzero(labels == c)
+        pick = pool[rng.integers(0, len(pool), len(at))]
+        same = pick == first[at]
+        pick[same] = pool[(np.searchsorted(pool, pick[same]) + 1) % len(pool)]
+        second[at] = pick
+    return mirror_pair(x[first], x[second]).reshape(n, -1), labels
+
+
+def build(out: Path) -> Path:
+    mc = _builder()
+    x, y = mc.mnist()
+    rng = np.random.default_rng(SEED)
+    order = rng.permutation(len(x))
+    src_tr, src_te = order[:56000], order[56000:]  # test images are made only of samples training never sees
+    x_tr, y_tr = pairs(x[src_tr], y[src_tr], N_TRAIN, rng)
+    x_te, y_te = pairs(x[src_te], y[src_te], N_TEST, rng)
+    d = out / SLUG
+    mc.write_csv(d / "data/train.csv", ["label"] + mc.pixels(), np.column_stack([y_tr, x_tr]))
+    mc.write_csv(d / "data/test.csv", mc.pixels(), x_te)
+    ids = np.arange(1, N_TEST + 1)
+    mc.write_csv(d / "data/sample_submission.csv", ["ImageId", "Label"], np.column_stack([ids, np.zeros_like(ids)]))
+    mc.write_solution(d / "solution.csv", "ImageId", "Label", ids, y_te, rng)
+    meta = dict(slug=SLUG, title="Mirror pairs (MNIST pairs, flip-invariant stand-in for a non-digit kind)",
+                metric="categorizationaccuracy", id_column="ImageId", label_column="Label", train_rows=N_TRAIN,
+                test_rows=N_TEST)
+    (d / "competition.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return d
+
+
+def mirror_pairs():
+    """The stand-in as a `Competition` and its `solution.csv` (built on first use), or None without MNIST."""
+    from kaggle_kit.competition import Competition
+
+    root = DATA_DIR / SLUG
+    if not (root / "solution.csv").is_file():
+        if not MAKE_COMPETITIONS.is_file():
+            print(f"stand-in absent: {MAKE_COMPETITIONS} not found", file=sys.stderr)
+            return None
+        build(DATA_DIR)
+    return Competition.open(root / "data", slug=SLUG), root / "solution.csv"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out", type=Path, nargs="?", default=DATA_DIR)
+    print(f"wrote {build(ap.parse_args(argv).out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
