@@ -15,6 +15,7 @@ Example (against a running emulator, `KK_KAGGLE_URL` set):
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import tempfile
@@ -188,7 +189,7 @@ class DatasetsClient:
                 start.name = path.name
                 start.content_length = path.stat().st_size
                 start.last_modified_epoch_seconds = int(path.stat().st_mtime)
-                token = self.transport.upload(lambda r=start: self.transport.rpc(blobs, r, target), path, target)
+                token = self.transport.upload(functools.partial(self.transport.rpc, blobs, start, target), path, target)
                 new = ApiDatasetNewFile()
                 new.token = token
                 if described.get(entry.name):

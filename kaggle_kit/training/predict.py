@@ -55,7 +55,7 @@ def tta_augment_config(cfg: AugmentConfig) -> AugmentConfig:
         cfg = AugmentConfig(backend="graph")  # no training augmentation: use mild defaults
     return cfg.model_copy(update={
         "rotation": cfg.rotation / 2, "shear": cfg.shear / 2, "zoom": cfg.zoom / 2, "shift": cfg.shift / 2,
-        "p": 1.0, "grid_distortion": 0.0, "brightness_contrast": 0.0, "gamma": 0.0, "random_crop": 0.0,
+        "p": 1.0, "grid_distortion": 0.0, "brightness_contrast": 0.0, "gamma": 0.0, "random_crop": 0.0, "erase": 0.0,
     })
 
 

@@ -105,6 +105,7 @@ def test_the_planner_never_lengthens_a_plan_and_keeps_at_least_the_epochs_done()
 
 def test_kk_train_budget_and_pseudo_label_flags_reach_the_recipe(tmp_path):
     import tomllib
+
     from typer.testing import CliRunner
 
     from kaggle_kit.cli import app
