@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -28,6 +29,7 @@ import numpy as np
 from kaggle_kit.competition import Competition
 from kaggle_kit.errors import DataError
 from kaggle_kit.io import atomic_path, atomic_write_json
+from kaggle_kit.locks import LOCK_FILE, folder_lock
 from kaggle_kit.training import baselines, fold_keras, runs  # noqa: F401  (importing registers the fold trainers)
 from kaggle_kit.training.config import RecipeConfig
 from kaggle_kit.training.data import TrainData, prepare_data
@@ -57,10 +59,23 @@ def train_run(competition: Competition, recipe: RecipeConfig, run_dir: str | Pat
 
     Finished folds are skipped, an interrupted fold resumes from its last epoch, and the run's top-level
     metrics, plots and manifest are rebuilt from every finished fold in the folder (including folds copied
-    in from other machines).
+    in from other machines). One process trains a run folder at a time (`kaggle_kit.locks`); a run folder this
+    call created is removed again if it fails before writing anything.
     """
-    reporter = reporter or Reporter()
     run_dir = Path(run_dir)
+    created = not run_dir.exists()
+    try:
+        with folder_lock(run_dir, "train"):
+            return _train_run(competition, recipe, run_dir, folds_to_train, reporter)
+    except BaseException:
+        if created and run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= {LOCK_FILE}:
+            shutil.rmtree(run_dir, ignore_errors=True)  # kk runs must not list a run that never started
+        raise
+
+
+def _train_run(competition: Competition, recipe: RecipeConfig, run_dir: Path, folds_to_train: list[int] | None,
+               reporter: Reporter | None) -> RunResult:
+    reporter = reporter or Reporter()
     t0 = time.perf_counter()
     recipe = probe_run(run_dir, competition, recipe, reporter)
     recipe, data, lr_source = open_run(run_dir, competition, recipe, reporter)
