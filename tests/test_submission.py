@@ -85,7 +85,6 @@ def _set(lines, i, text):
         (lambda ls: _set(ls, 3, "3,nan"), "empty or NaN value at row 2 (line 4)"),
         (lambda ls: _set(ls, 5, "2,0"), "duplicate ImageId at row 4 (line 6): '2'"),
         (lambda ls: _set(ls, 5, "999,0"), "ImageId not in the test set at row 4 (line 6): '999'"),
-        (lambda ls: [ls[0], ls[2], ls[1], *ls[3:]], "ids are not in the sample submission's order"),
         (lambda ls: _set(ls, 7, "7,11"), "Label outside the class set"),
         (lambda ls: _set(ls, 7, "7,1.0"), "Label outside the class set"),
         (lambda ls: _set(ls, 7, "7,1,2"), "wrong number of fields (expected 2) at row 6 (line 8)"),
@@ -116,3 +115,11 @@ def test_wrong_prediction_count_is_refused(digit_data, tmp_path):
     with pytest.raises(SubmissionError, match="119 predictions for 120 test rows"):
         write_submission(comp, np.zeros(119, int), tmp_path / "s.csv")
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_rows_in_any_order_and_a_bom_are_accepted_like_kaggles_scorer(good):
+    comp, path = good
+    _edit(path, lambda ls: [ls[0], *reversed(ls[1:])])
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    check = validate_submission(path, comp.spec)
+    assert check.rows == comp.spec.submission_rows

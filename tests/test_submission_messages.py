@@ -95,15 +95,6 @@ def test_duplicate_and_unknown_ids_show_the_ids(good):
                    "row 4 (line 6): '1', row 5 (line 7): '1' and 2 more")
 
 
-def test_out_of_order_ids_name_the_first_expected_id(good):
-    comp, path, _ = good
-    lines = _lines(path)
-    lines[3], lines[4] = lines[4], lines[3]  # ids 3 and 4 swapped
-    _write(path, lines)
-    msg = _error(path, comp)
-    assert "(expected '3' first) at row 2 (line 4): '4', row 3 (line 5): '3'" in msg
-
-
 def test_labels_outside_the_class_set_are_shown(good):
     comp, path, _ = good
     lines = _lines(path)
