@@ -272,6 +272,10 @@ def run_kernel_cmd(
                                                        "of refusing (weaker: subprocesses are not covered).")]
     = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not stream the kernel's log.")] = False,
+    image: Annotated[str, typer.Option("--image", help="Image profile to run under: local (this environment), "
+                                       "kaggle-gpu or kaggle-tpu (Kaggle's library versions over this "
+                                       "environment, simulated devices; built once into the user cache).")]
+    = "local",
     as_json: JsonOpt = False,
 ) -> None:
     """Run a rendered kernel here as Kaggle (and the emulator) would: local inputs, temp working dir, no network
@@ -284,7 +288,8 @@ def run_kernel_cmd(
             err_console.print(f"[{style}]{entry['data'].rstrip()}[/]", markup=True, highlight=False, soft_wrap=True,
                               emoji=False)
 
-    result = run_rendered_kernel(folder, datasets_root, out, layout, timeout, allow_weak_isolation, on_line=show)
+    result = run_rendered_kernel(folder, datasets_root, out, layout, timeout, allow_weak_isolation, on_line=show,
+                                 image=image, progress=lambda s: err_console.print(s, soft_wrap=True, markup=False))
     ok = result.status == KernelStatus.COMPLETE
     if as_json:
         emit_json({"status": result.status, "failure_message": result.failure_message,

@@ -293,7 +293,8 @@ def run_inference(settings: dict, spec_json: str | None) -> dict:
     with tempfile.TemporaryDirectory(prefix="kk-weights-") as tmp:
         run_dir = weights_run_dir(folder, manifest, Path(tmp) / str(manifest.get("run_id") or "run"))
         prediction = predict_run(run_dir, competition, tta=settings.get("tta"), folds=settings.get("ensemble_folds"),
-                                 weighted=bool(settings.get("weighted")), out=out, log=say)
+                                 weighted=bool(settings.get("weighted")), out=out, log=say,
+                                 trained_versions=manifest.get("versions") or {})
     check = validate_submission(out, competition.spec)
     say(f"wrote {out}: {check.rows} rows, valid; folds {prediction.folds}, TTA x{prediction.tta}; "
         f"label counts {check.label_counts}")

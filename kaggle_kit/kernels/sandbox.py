@@ -290,9 +290,13 @@ def run_kernel(code_file: str | Path, output_dir: str | Path, mounts: list[Mount
                internet: bool = False, timeout: float | None = None, accelerator: str = "cpu",
                machine_shape: str | None = None, weak_isolation: bool = False,
                on_line: Callable[[dict], None] | None = None, notes: list[str] | None = None,
-               cancel: threading.Event | None = None, keep_root: bool = False) -> SandboxResult:
+               cancel: threading.Event | None = None, keep_root: bool = False,
+               python_path: list[str | Path] | None = None, env: dict[str, str] | None = None) -> SandboxResult:
     """Run `code_file` as a kernel; its working folder ends up in `output_dir`. Never raises for a failing
-    kernel (that is `status == "ERROR"`); raises `SandboxError` when it cannot run it as asked."""
+    kernel (that is `status == "ERROR"`); raises `SandboxError` when it cannot run it as asked.
+
+    `python_path`: folders put before this environment's libraries (an image profile's packages, e.g. Kaggle's
+    older Keras); `env`: extra environment variables (a profile's simulated devices)."""
     code_file = Path(code_file).resolve()
     if not code_file.is_file():
         raise SandboxError(f"{code_file}: kernel code file not found")
@@ -328,9 +332,11 @@ def run_kernel(code_file: str | Path, output_dir: str | Path, mounts: list[Mount
         cmd += ["-c", _GUARD, str(script)] if isolation == "guard" else [str(script)]
         if isolation == "netns":
             cmd = _netns_prefix() + cmd
-        env = kernel_env(root, internet, accelerator)
-        proc = subprocess.Popen(cmd, cwd=root / "working", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL, text=True, errors="replace", bufsize=1,
+        extra = dict(env or {})
+        if python_path:
+            extra["PYTHONPATH"] = os.pathsep.join([*map(str, python_path), str(kernel_site_dir())])
+        proc = subprocess.Popen(cmd, cwd=root / "working", env=kernel_env(root, internet, accelerator, extra),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, errors="replace", bufsize=1,
                                 start_new_session=True)
         readers = [threading.Thread(target=_reader, args=(s, n, t0, log, lock, on_line), daemon=True)
                    for s, n in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))]

@@ -1,0 +1,70 @@
+"""Kernels under Kaggle's images: weights trained here (Keras 3.15) predict under the older Keras of Kaggle's
+image, run through `kk run-kernel --image` with the Keras overlay built once into the user cache."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from kernel_helpers import KEY
+from typer.testing import CliRunner
+
+from kaggle_kit.cli import app
+from kaggle_kit.competition import Competition, detect_spec
+from kaggle_kit.kernels.local import run_rendered_kernel
+from kaggle_kit.profiles import ImageProfile, cache_root
+from kaggle_kit.submission import validate_submission
+
+pytestmark = pytest.mark.slow
+
+# Read before any fixture moves HOME: the profile cache is the real user's, shared by every run of the suite.
+PROFILE_CACHE = cache_root()
+OLD_KERAS = ("3.10.0", "3.14.0")
+
+
+@pytest.fixture(scope="module")
+def inference_kernel(tmp_path_factory, kernel_store):
+    """A run trained here with this environment's Keras, staged as weights, and its rendered inference kernel."""
+    from kaggle_kit.kernels.weights import stage_weights
+    from kaggle_kit.training.recipes import load_recipe
+    from kaggle_kit.training.trainer import train_run
+
+    root = tmp_path_factory.mktemp("images")
+    data = Path(shutil.copytree(kernel_store / "digit-recognizer" / "data", root / "datasets" / "digit-recognizer"))
+    (root / "kk.toml").write_text('competition = "digit-recognizer"\nowner = "alice"\n')
+    # seed001: squeeze-excite, swish and symmetric CE, the custom parts a saved model's config carries.
+    recipe = load_recipe("seed001", ["folds=2", "epochs=1", "batch_size=32", "model.params.width=0.125",
+                                     "loss.label_smoothing=0.1"])
+    run = train_run(Competition.open(data, slug="digit-recognizer"), recipe, root / "runs" / "r1")
+    stage_weights(run.run_dir, "alice", "digit-recognizer-kk-weights", root=root / "datasets")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        mp.setenv("HOME", str(root / "home"))
+        mp.setenv("KAGGLE_USERNAME", "alice")
+        mp.setenv("KAGGLE_KEY", KEY)
+        mp.setenv("KK_KAGGLE_URL", "http://127.0.0.1:9")  # rendering never talks to Kaggle
+        result = CliRunner().invoke(app, ["push-kernel", "inference", "--weights", "alice/digit-recognizer-kk-weights",
+                                          "--no-internet", "--render-only", "--json"])
+    assert result.exit_code == 0, result.output
+    build = Path(json.loads(result.stdout.strip().splitlines()[-1])["build_dir"])
+    return root, build, run.run_dir
+
+
+@pytest.mark.parametrize("version", OLD_KERAS)
+def test_weights_trained_here_predict_under_kagglesolder_keras(inference_kernel, version, tmp_path, monkeypatch):
+    root, build, run_dir = inference_kernel
+    monkeypatch.setenv("KK_PROFILE_CACHE", str(PROFILE_CACHE))
+    profile = ImageProfile(f"keras-{version}", overlay={"keras": version})
+    out = tmp_path / "out"
+    result = run_rendered_kernel(build, datasets_root=root / "datasets", out=out, image=profile, timeout=300,
+                                 weak_isolation=True)
+    log = "".join(e["data"] for e in result.log)
+    assert result.status == "COMPLETE", result.log_tail(40)
+    runtime = json.loads(next(line for line in log.splitlines() if line.startswith("kk runtime: "))[12:])
+    assert runtime["keras"] == version  # the old Keras really ran, not this environment's
+    assert f"note: weights trained with keras {json.loads((run_dir / 'manifest.json').read_text())['versions']['keras']}" \
+        in log and f"predicting with keras {version}" in log
+    check = validate_submission(out / "submission.csv", detect_spec(root / "datasets" / "digit-recognizer"))
+    assert check.rows == 60
