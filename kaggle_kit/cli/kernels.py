@@ -123,6 +123,9 @@ def push_kernel_cmd(
     internet: Annotated[bool, typer.Option("--internet/--no-internet", help="Internet in the session (default "
                                            "off: kk kernels need none).")] = False,
     public: Annotated[bool, typer.Option("--public", help="Make the kernel public (default private).")] = False,
+    allow_cpu_fallback: Annotated[bool, typer.Option("--allow-cpu-fallback", help="A --gpu/--tpu kernel that finds "
+                                                     "no accelerator runs on the CPU instead of stopping at once.")]
+    = False,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the session, print its log tail, and bring the "
                                        "outputs home.")] = False,
     render_only: Annotated[bool, typer.Option("--render-only", help="Render into kernels/build/<slug>/ and stop.")]
@@ -167,7 +170,8 @@ def push_kernel_cmd(
         err_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
     client = None if render_only else wf.kaggle_client()
     shared = dict(competition=competition, run=run, data_dir=data_dir, owner=owner or owner_name(client),
-                  accelerator=acc, internet=internet, public=public, slug=slug, command=command_line())
+                  accelerator=acc, internet=internet, public=public, slug=slug, command=command_line(),
+                  allow_cpu_fallback=allow_cpu_fallback)
     follow = _Follow()
     if kind_ is wf.KernelKind.TRAIN:
         planning = plan_train_kernels(wf.TrainKernelRequest(

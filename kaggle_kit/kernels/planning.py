@@ -116,7 +116,8 @@ def plan_train_kernels(request: TrainKernelRequest, progress: Progress | None = 
         every = part == list(range(cfg.folds))
         planning.plans.append(train_plan(r.owner, ref.slug, cfg, run_id, folds=None if every else part,
                                          accelerator=r.accelerator, internet=r.internet, public=r.public, spec=spec,
-                                         slug=slug, part=part_slug, command=r.command))
+                                         slug=slug, part=part_slug, command=r.command,
+                                         allow_cpu_fallback=r.allow_cpu_fallback))
     return planning
 
 
@@ -154,7 +155,8 @@ def plan_inference_kernel(request: InferenceKernelRequest, progress: Progress | 
     weights = pick_weights(r.weights, r.run, ref.slug, progress)
     spec = _spec_of(ref.data_dir, ref.slug, progress)
     plan = inference_plan(r.owner, ref.slug, weights, tta=r.tta, weighted=r.weighted, accelerator=r.accelerator,
-                          internet=r.internet, public=r.public, spec=spec, slug=r.slug, command=r.command)
+                          internet=r.internet, public=r.public, spec=spec, slug=r.slug, command=r.command,
+                          allow_cpu_fallback=r.allow_cpu_fallback)
     if r.internet:
         progress.on_advice("code competitions require internet off for submission kernels")
     return KernelPlanning(KernelKind.INFERENCE, r.accelerator, r.internet, [plan])

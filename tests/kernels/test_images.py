@@ -35,7 +35,7 @@ def inference_kernel(tmp_path_factory, kernel_store):
     data = Path(shutil.copytree(kernel_store / "digit-recognizer" / "data", root / "datasets" / "digit-recognizer"))
     (root / "kk.toml").write_text('competition = "digit-recognizer"\nowner = "alice"\n')
     # seed001: squeeze-excite, swish and symmetric CE, the custom parts a saved model's config carries.
-    recipe = load_recipe("seed001", ["folds=2", "epochs=1", "batch_size=32", "model.params.width=0.125",
+    recipe = load_recipe("seed001", ["folds=2", "epochs=1", "batch_size=32", "limit=120", "model.params.width=0.125",
                                      "loss.label_smoothing=0.1"])
     run = train_run(Competition.open(data, slug="digit-recognizer"), recipe, root / "runs" / "r1")
     stage_weights(run.run_dir, "alice", "digit-recognizer-kk-weights", root=root / "datasets")
@@ -68,3 +68,69 @@ def test_weights_trained_here_predict_under_kagglesolder_keras(inference_kernel,
         in log and f"predicting with keras {version}" in log
     check = validate_submission(out / "submission.csv", detect_spec(root / "datasets" / "digit-recognizer"))
     assert check.rows == 60
+
+
+@pytest.fixture
+def gpu_kernel(tmp_path, kernel_store, monkeypatch):
+    """A rendered `--gpu` training kernel (one tiny fold) in a project folder; returns a function rendering more."""
+    shutil.copytree(kernel_store / "digit-recognizer" / "data", tmp_path / "datasets" / "digit-recognizer")
+    (tmp_path / "kk.toml").write_text('competition = "digit-recognizer"\nowner = "alice"\n')
+    monkeypatch.setenv("KK_PROFILE_CACHE", str(PROFILE_CACHE))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KAGGLE_USERNAME", "alice")
+    monkeypatch.setenv("KAGGLE_KEY", KEY)
+    monkeypatch.setenv("KK_KAGGLE_URL", "http://127.0.0.1:9")
+
+    def render(*extra: str) -> Path:
+        result = CliRunner().invoke(app, ["push-kernel", "train", "--gpu", "--limit", "120", "--epochs", "1",
+                                          "--folds", "2", "--fold", "0", "--batch-size", "32", "--render-only",
+                                          "--json", *extra])
+        assert result.exit_code == 0, result.output
+        return Path(json.loads(result.stdout.strip().splitlines()[-1])["build_dir"])
+
+    return render
+
+
+def _log(folder: Path) -> str:
+    return "".join(e["data"] for e in json.loads((folder / "output" / "kernel.log").read_text()))
+
+
+def test_a_gpu_kernel_without_a_gpu_stops_at_once_and_says_why(gpu_kernel):
+    from kaggle_kit.kernels.push import accelerator_warning
+
+    folder = gpu_kernel()
+    result = CliRunner().invoke(app, ["run-kernel", str(folder), "--quiet", "--json"])
+    assert result.exit_code == 1
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["status"] == "ERROR" and "asked for a GPU (NvidiaTeslaT4) but found CPU" in out["failure_message"]
+    assert "--allow-cpu-fallback" in out["failure_message"]
+    log = _log(folder)
+    assert "fold 0" not in log.lower().replace("folds", "")  # stopped before any fold started
+    assert not list((folder / "output").rglob("fold0"))
+    warning = accelerator_warning("gpu", json.loads((folder / "output" / "kernel.log").read_text()))
+    assert "stopped at once" in warning and "no NVIDIA device" in warning
+
+
+def test_allow_cpu_fallback_is_recorded_and_runs_on_the_cpu(gpu_kernel):
+    folder = gpu_kernel("--allow-cpu-fallback")
+    scope: dict = {}
+    exec(next(folder.glob("*.py")).read_text().split("def import_kaggle_kit")[0], scope)
+    assert scope["SETTINGS"]["requested"]["allow_cpu_fallback"] is True
+    result = CliRunner().invoke(app, ["run-kernel", str(folder), "--quiet", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "Running on the CPU (--allow-cpu-fallback)" in _log(folder)
+
+
+def test_kaggle_gpu_image_simulates_two_gpus_under_mirrored_strategy(gpu_kernel):
+    from kaggle_kit.profiles import load_profile
+
+    folder = gpu_kernel()
+    result = CliRunner().invoke(app, ["run-kernel", str(folder), "--image", "kaggle-gpu", "--quiet", "--json"])
+    log = _log(folder)
+    assert result.exit_code == 0, log[-3000:]
+    assert ("strategy: multi_gpu (MirroredStrategy; simulated on 2 CPU devices), 2 replicas, devices: /CPU:0, /CPU:1"
+            in log)
+    runtime = json.loads(next(line for line in log.splitlines() if line.startswith("kk runtime: "))[12:])
+    assert runtime["keras"] == load_profile("kaggle-gpu").packages["keras"] and runtime["keras_backend"] == "tensorflow"
+    assert list((folder / "output").rglob("fold0/done.json"))

@@ -40,7 +40,8 @@ def test_describe_line_round_trips_for_every_kind():
         line = info.describe()
         assert parse_strategy_line("  " + line + "\n") == {
             "kind": info.kind, "name": info.name, "replicas": info.replicas, "devices": info.devices,
-            "mixed_precision": info.mixed_precision,
+            "mixed_precision": info.mixed_precision, "policy": "mixed_float16" if info.mixed_precision else None,
+            "simulated": False,
         }
     assert cases[1].describe() == (
         "strategy: multi_gpu (MirroredStrategy), 2 replicas, devices: /GPU:0, /GPU:1 | mixed precision: mixed_float16"
