@@ -132,6 +132,15 @@ def inference_plan(owner: str, competition: str, weights: str, tta: int | None =
                       spec=spec, dataset_sources=[weights], command=command)
 
 
+# Where the competition lives on this machine: meaningless on Kaggle, and it names the user's folders.
+LOCAL_SPEC_KEYS = ("data_dir",)
+
+
+def portable_spec(spec: dict) -> dict:
+    """The competition format without this machine's paths (a kernel must not carry them)."""
+    return {k: v for k, v in spec.items() if k not in LOCAL_SPEC_KEYS}
+
+
 def _pystr(text: str | None) -> str:
     """A Python string literal for `text`: a readable triple-quoted raw string when safe, else repr()."""
     if text is None:
@@ -178,7 +187,7 @@ def render_text(plan: KernelPlan, bundle: Bundle | None = None, project_dir: Pat
         "command": plan.command or "(rendered from Python)",
         "settings_json": json.dumps(plan.settings, indent=2, sort_keys=True),
         "recipe_toml": plan.recipe_toml, "recipe_name": plan.settings.get("recipe"),
-        "spec_json": json.dumps(plan.spec, indent=2, sort_keys=True) if plan.spec else None,
+        "spec_json": json.dumps(portable_spec(plan.spec), indent=2, sort_keys=True) if plan.spec else None,
         "run_id": plan.settings.get("run_id"), "folds": plan.settings.get("folds"),
         "weights": plan.settings.get("weights"), "tta": plan.settings.get("tta"),
         "modules": bundle.modules, "vendored": sorted({v.split("/")[1] for v in bundle.vendored}),
