@@ -125,12 +125,14 @@ def runtime_info(strategy_line: str | None = None) -> dict:
     info: dict = {"python": platform.python_version(), "host": platform.node()}
     devices: list[str] = []
     kind = "cpu"
-    if "tensorflow" not in sys.modules:  # a scikit-learn baseline: no reason to start TensorFlow just to ask
+    if not {"tensorflow", "keras", "jax"} & set(sys.modules):  # a scikit-learn baseline: nothing to start just to ask
         info.update(accelerator="cpu", devices=["CPU:0"], tensorflow="not loaded")
         if strategy_line:
             info["strategy"] = strategy_line
         return info
     try:
+        if "tensorflow" not in sys.modules:  # Keras on JAX: TensorFlow is only the input pipeline, if anything
+            raise ImportError("not loaded")
         import tensorflow as tf
 
         info["tensorflow"] = tf.__version__
@@ -142,7 +144,7 @@ def runtime_info(strategy_line: str | None = None) -> dict:
         elif "GPU" in types:
             kind = "gpu"
     except Exception as exc:  # noqa: BLE001 - a kernel without TensorFlow still reports what it can
-        info["tensorflow"] = f"unavailable ({type(exc).__name__})"
+        info["tensorflow"] = "not loaded" if str(exc) == "not loaded" else f"unavailable ({type(exc).__name__})"
     keras = sys.modules.get("keras")
     if keras is not None:
         info["keras"] = getattr(keras, "__version__", "?")
@@ -154,6 +156,7 @@ def runtime_info(strategy_line: str | None = None) -> dict:
 
             info["jax"] = jax.__version__
             info["jax_devices"] = [f"{d.platform.upper()}:{d.id}" for d in jax.devices()]
+            devices = devices or list(info["jax_devices"])
             platforms = {d.platform for d in jax.devices()}
             kind = "tpu" if "tpu" in platforms else "gpu" if "gpu" in platforms or "cuda" in platforms else kind
         except Exception as exc:  # noqa: BLE001 - reported, not fatal here
@@ -235,6 +238,10 @@ def missing_cause(requested: str, info: dict) -> str:
                           "since 2025-09; only JAX reaches the TPU)")
         if info.get("tpu_error"):
             causes.append(f"TensorFlow's TPU resolver failed: {info['tpu_error']}")
+        import importlib.util
+
+        if "jax" not in info and importlib.util.find_spec("jax") is None:
+            causes.append("JAX is not installed, and on Kaggle's TPU image only JAX reaches the TPU")
         if "jax" in info:
             causes.append(f"JAX {info['jax']} lists {', '.join(info.get('jax_devices') or ['no devices'])}")
         elif not os.environ.get("ISTPUVM") and not os.environ.get("TPU_NAME"):

@@ -134,3 +134,34 @@ def test_kaggle_gpu_image_simulates_two_gpus_under_mirrored_strategy(gpu_kernel)
     runtime = json.loads(next(line for line in log.splitlines() if line.startswith("kk runtime: "))[12:])
     assert runtime["keras"] == load_profile("kaggle-gpu").packages["keras"] and runtime["keras_backend"] == "tensorflow"
     assert list((folder / "output").rglob("fold0/done.json"))
+
+
+def test_tpu_kernel_runs_keras_on_jax_over_8_simulated_devices(inference_kernel, tmp_path, monkeypatch):
+    root, build, _ = inference_kernel
+    monkeypatch.setenv("KK_PROFILE_CACHE", str(PROFILE_CACHE))
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("HOME", str(root / "home"))
+    monkeypatch.setenv("KAGGLE_USERNAME", "alice")
+    monkeypatch.setenv("KAGGLE_KEY", KEY)
+    monkeypatch.setenv("KK_KAGGLE_URL", "http://127.0.0.1:9")
+    result = CliRunner().invoke(app, ["push-kernel", "inference", "--tpu", "--weights",
+                                      "alice/digit-recognizer-kk-weights", "--slug", "tpu-kk-inference",
+                                      "--render-only", "--json"])
+    assert result.exit_code == 0, result.output
+    folder = Path(json.loads(result.stdout.strip().splitlines()[-1])["build_dir"])
+
+    local = run_rendered_kernel(folder, datasets_root=root / "datasets", out=tmp_path / "local", timeout=300,
+                                weak_isolation=True)
+    assert local.status == "ERROR" and "asked for a TPU (TpuV5E8) but found CPU" in local.failure_message
+    assert "JAX is not installed" in local.failure_message
+
+    sim = run_rendered_kernel(folder, datasets_root=root / "datasets", out=tmp_path / "tpu", timeout=400,
+                              image="kaggle-tpu", weak_isolation=True)
+    log = "".join(e["data"] for e in sim.log)
+    assert sim.status == "COMPLETE", sim.log_tail(40)
+    assert ("strategy: tpu (DataParallel on jax; simulated on 8 CPU devices), 8 replicas, devices: /TPU:0, "
+            "/TPU:1, /TPU:2, /TPU:3, /TPU:4, /TPU:5, /TPU:6, /TPU:7 | mixed precision: mixed_bfloat16") in log
+    runtime = json.loads(next(line for line in log.splitlines() if line.startswith("kk runtime: "))[12:])
+    assert runtime["keras_backend"] == "jax" and len(runtime["jax_devices"]) == 8
+    check = validate_submission(tmp_path / "tpu" / "submission.csv", detect_spec(root / "datasets" / "digit-recognizer"))
+    assert check.rows == 60
