@@ -165,3 +165,39 @@ def test_tpu_kernel_runs_keras_on_jax_over_8_simulated_devices(inference_kernel,
     assert runtime["keras_backend"] == "jax" and len(runtime["jax_devices"]) == 8
     check = validate_submission(tmp_path / "tpu" / "submission.csv", detect_spec(root / "datasets" / "digit-recognizer"))
     assert check.rows == 60
+
+
+def test_weights_trained_under_kaggles_older_keras_predict_here(tmp_path, kernel_store):
+    """The other direction: a run trained on Kaggle's image (Keras 3.10 here) predicts with this Keras."""
+    import os
+    import subprocess
+    import sys
+
+    import keras
+
+    from kaggle_kit.profiles import ensure_overlay
+    from kaggle_kit.training.predict import predict_run
+
+    overlay = ensure_overlay(ImageProfile("keras-3.10.0", overlay={"keras": "3.10.0"}), root=PROFILE_CACHE)
+    data = kernel_store / "digit-recognizer" / "data"
+    run_dir = tmp_path / "run"
+    script = (
+        "import keras\n"
+        "assert keras.__version__ == '3.10.0', keras.__version__\n"
+        "from kaggle_kit.competition import Competition\n"
+        "from kaggle_kit.training.recipes import load_recipe\n"
+        "from kaggle_kit.training.trainer import train_run\n"
+        f"comp = Competition.open({str(data)!r}, slug='digit-recognizer')\n"
+        "recipe = load_recipe('seed001', ['folds=2', 'epochs=1', 'batch_size=32', 'limit=120',\n"
+        "                                 'model.params.width=0.125'])\n"
+        f"train_run(comp, recipe, {str(run_dir)!r}, folds_to_train=[0])\n")
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(overlay), str(repo)]), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((run_dir / "manifest.json").read_text())["versions"]["keras"] == "3.10.0"
+    lines: list[str] = []
+    result = predict_run(run_dir, Competition.open(data, slug="digit-recognizer"), tta=0, out=tmp_path / "sub.csv",
+                         log=lines.append)
+    assert result.folds == [0] and result.probs.shape == (60, 10)
+    assert any(f"weights trained with keras 3.10.0; predicting with keras {keras.__version__}" in x for x in lines)
