@@ -201,3 +201,24 @@ def test_weights_trained_under_kaggles_older_keras_predict_here(tmp_path, kernel
                          log=lines.append)
     assert result.folds == [0] and result.probs.shape == (60, 10)
     assert any(f"weights trained with keras 3.10.0; predicting with keras {keras.__version__}" in x for x in lines)
+
+
+def test_tpu_training_kernel_trains_se_swish_symmetric_ce_on_jax(gpu_kernel):
+    """A --tpu training kernel under --image kaggle-tpu: Keras on JAX, DataParallel over 8 devices, bfloat16,
+    with the custom parts (squeeze-excite, swish, symmetric CE with label smoothing) on the JAX backend."""
+    result = CliRunner().invoke(app, ["push-kernel", "train", "--tpu", "--recipe", "seed001", "--limit", "64",
+                                      "--epochs", "1", "--folds", "2", "--fold", "0", "--batch-size", "16",
+                                      "--set", "model.params.width=0.125", "--set", "loss.label_smoothing=0.1",
+                                      "--set", "augment.backend=none", "--render-only", "--json"])
+    assert result.exit_code == 0, result.output
+    folder = Path(json.loads(result.stdout.strip().splitlines()[-1])["build_dir"])
+    result = CliRunner().invoke(app, ["run-kernel", str(folder), "--image", "kaggle-tpu", "--quiet", "--json"])
+    log = _log(folder)
+    assert result.exit_code == 0, log[-3000:]
+    assert "strategy: tpu (DataParallel on jax; simulated on 8 CPU devices), 8 replicas" in log
+    assert "| mixed precision: mixed_bfloat16" in log
+    done = json.loads(next((folder / "output").rglob("fold0/done.json")).read_text())
+    metrics = json.loads(next((folder / "output").rglob("fold0/metrics.json")).read_text())
+    assert done and 0.0 <= metrics["accuracy"] <= 1.0
+    history = next((folder / "output").rglob("fold0/history.csv")).read_text()
+    assert "nan" not in history.lower()
