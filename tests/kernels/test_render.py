@@ -288,3 +288,19 @@ def test_no_local_path_user_name_or_command_line_in_rendered_kernels(offline_pro
                  os.environ["HOME"], "augment.rotation=7"]  # the last: the command line's --set
     leaks = [(name, needle) for name, data in texts for needle in forbidden if needle.encode() in data]
     assert leaks == []
+
+
+def test_gpu_training_kernels_default_to_mixed_precision_unless_the_recipe_opts_out(offline_project):
+    import tomllib
+
+    def recipe_of(*args: str) -> dict:
+        render("train", *args)
+        code = (offline_project / "kernels/build/digit-recognizer-kk-train/digit-recognizer-kk-train.py").read_text()
+        scope: dict = {}
+        exec(code.split("def import_kaggle_kit")[0], scope)
+        return tomllib.loads(scope["RECIPE_TOML"])
+
+    assert recipe_of("--gpu")["mixed_precision"] is True
+    assert recipe_of("--gpu", "--set", "mixed_precision=false")["mixed_precision"] is False
+    assert recipe_of("--cpu")["mixed_precision"] is False
+    assert recipe_of("--tpu")["mixed_precision"] is False  # the JAX path picks bfloat16 on its own
