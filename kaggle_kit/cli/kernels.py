@@ -123,6 +123,9 @@ def push_kernel_cmd(
     internet: Annotated[bool, typer.Option("--internet/--no-internet", help="Internet in the session (default "
                                            "off: kk kernels need none).")] = False,
     public: Annotated[bool, typer.Option("--public", help="Make the kernel public (default private).")] = False,
+    allow_cpu_fallback: Annotated[bool, typer.Option("--allow-cpu-fallback", help="A --gpu/--tpu kernel that finds "
+                                                     "no accelerator runs on the CPU instead of stopping at once.")]
+    = False,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the session, print its log tail, and bring the "
                                        "outputs home.")] = False,
     render_only: Annotated[bool, typer.Option("--render-only", help="Render into kernels/build/<slug>/ and stop.")]
@@ -167,7 +170,8 @@ def push_kernel_cmd(
         err_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
     client = None if render_only else wf.kaggle_client()
     shared = dict(competition=competition, run=run, data_dir=data_dir, owner=owner or owner_name(client),
-                  accelerator=acc, internet=internet, public=public, slug=slug, command=command_line())
+                  accelerator=acc, internet=internet, public=public, slug=slug, command=command_line(),
+                  allow_cpu_fallback=allow_cpu_fallback)
     follow = _Follow()
     if kind_ is wf.KernelKind.TRAIN:
         planning = plan_train_kernels(wf.TrainKernelRequest(
@@ -272,6 +276,10 @@ def run_kernel_cmd(
                                                        "of refusing (weaker: subprocesses are not covered).")]
     = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not stream the kernel's log.")] = False,
+    image: Annotated[str, typer.Option("--image", help="Image profile to run under: local (this environment), "
+                                       "kaggle-gpu or kaggle-tpu (Kaggle's library versions over this "
+                                       "environment, simulated devices; built once into the user cache).")]
+    = "local",
     as_json: JsonOpt = False,
 ) -> None:
     """Run a rendered kernel here as Kaggle (and the emulator) would: local inputs, temp working dir, no network
@@ -284,7 +292,8 @@ def run_kernel_cmd(
             err_console.print(f"[{style}]{entry['data'].rstrip()}[/]", markup=True, highlight=False, soft_wrap=True,
                               emoji=False)
 
-    result = run_rendered_kernel(folder, datasets_root, out, layout, timeout, allow_weak_isolation, on_line=show)
+    result = run_rendered_kernel(folder, datasets_root, out, layout, timeout, allow_weak_isolation, on_line=show,
+                                 image=image, progress=lambda s: err_console.print(s, soft_wrap=True, markup=False))
     ok = result.status == KernelStatus.COMPLETE
     if as_json:
         emit_json({"status": result.status, "failure_message": result.failure_message,

@@ -194,12 +194,32 @@ def accelerator_warning(requested: Accelerator | str, log: list[dict]) -> str | 
         return (f"asked for a {kind.upper()} but the kernel log has no strategy line, so kk cannot tell what it "
                 "ran on")
     got_family = "gpu" if got in ("gpu", "multi_gpu") else got
-    if got_family == kind:
-        return None
     shape = f" ({requested.machine_shape})" if isinstance(requested, Accelerator) and requested.machine_shape else ""
+    if got_family == kind:
+        if strategy and strategy.get("simulated"):
+            return f"asked for a {kind.upper()}{shape}; this session simulated one: {strategy['line']}"
+        return None
     line = strategy["line"] if strategy else f"accelerator {got}"
+    missing = missing_from_log(log)
+    if missing:  # the kernel's own diagnosis: what it found and why
+        what = "stopped at once" if not missing.get("fallback") else "ran on the CPU (--allow-cpu-fallback)"
+        return (f"asked for a {kind.upper()}{shape}; the kernel found {str(missing.get('found')).upper()} and "
+                f"{what}: {missing.get('cause')}. ({line})")
     return (f"asked for a {kind.upper()}{shape} but the kernel ran on {got_family.upper()}: {line}. "
             "Check your Kaggle accelerator quota and phone verification, or that the machine shape exists.")
+
+
+def missing_from_log(log: list[dict]) -> dict | None:
+    """The `kk accelerator missing:` record a kernel prints when it asked for a GPU/TPU and found none."""
+    from kaggle_kit.kernels.runtime import MISSING_PREFIX
+
+    for line in "".join(str(e.get("data", "")) for e in log).splitlines():
+        if line.startswith(MISSING_PREFIX):
+            try:
+                return json.loads(line[len(MISSING_PREFIX):])
+            except ValueError:
+                return None
+    return None
 
 
 @dataclass

@@ -85,29 +85,33 @@ class RenderedKernel:
 
 
 def command_line(argv: list[str] | None = None) -> str:
-    """The command that rendered the kernel, for its header (`kk push-kernel ...`)."""
+    """The command that rendered the kernel (kept in the plan; never rendered: it may hold local paths)."""
     args = list(sys.argv[1:] if argv is None else argv)
     return "kk " + " ".join(shlex.quote(a) for a in args)
 
 
-def _base_settings(kind: str, competition: str, plan_accelerator: Accelerator, internet: bool, ref: str) -> dict:
+def _base_settings(kind: str, competition: str, plan_accelerator: Accelerator, internet: bool, ref: str,
+                   allow_cpu_fallback: bool = False) -> dict:
     return {
         "kind": kind, "competition": competition, "kernel": ref, "kk_version": __version__,
         "requested": {"accelerator": plan_accelerator.kind, "machine_shape": plan_accelerator.machine_shape,
-                      "internet": internet},
+                      "internet": internet, "allow_cpu_fallback": bool(allow_cpu_fallback)},
+        # Chosen before Keras is imported: JAX is what reaches a TPU on Kaggle's TPU image (its TensorFlow is
+        # tensorflow-cpu); everywhere else TensorFlow. Pinned so the image's default cannot change it.
+        "keras_backend": "jax" if plan_accelerator.kind == "tpu" else "tensorflow",
     }
 
 
 def train_plan(owner: str, competition: str, recipe, run_id: str, folds: list[int] | None = None,
                accelerator: Accelerator | None = None, internet: bool = False, public: bool = False,
                spec: dict | None = None, slug: str | None = None, part: str | None = None,
-               command: str = "") -> KernelPlan:
+               command: str = "", allow_cpu_fallback: bool = False) -> KernelPlan:
     """A training kernel: `recipe` (a resolved `RecipeConfig`) on `folds` (None: all) into run `run_id`."""
     from kaggle_kit.config import to_toml
 
     accelerator = accelerator or Accelerator()
     slug = slug or kernel_slug(competition, "train", part)
-    settings = _base_settings("train", competition, accelerator, internet, f"{owner}/{slug}")
+    settings = _base_settings("train", competition, accelerator, internet, f"{owner}/{slug}", allow_cpu_fallback)
     settings.update(run_id=run_id, folds=sorted(folds) if folds is not None else None, recipe=recipe.name)
     return KernelPlan("train", owner, slug, competition, settings, accelerator, internet, public,
                       recipe_toml=to_toml(recipe), spec=spec, command=command)
@@ -116,14 +120,25 @@ def train_plan(owner: str, competition: str, recipe, run_id: str, folds: list[in
 def inference_plan(owner: str, competition: str, weights: str, tta: int | None = None,
                    ensemble_folds: list[int] | None = None, weighted: bool = False,
                    accelerator: Accelerator | None = None, internet: bool = False, public: bool = False,
-                   spec: dict | None = None, slug: str | None = None, command: str = "") -> KernelPlan:
+                   spec: dict | None = None, slug: str | None = None, command: str = "",
+                   allow_cpu_fallback: bool = False) -> KernelPlan:
     """An offline inference kernel: the weights dataset `weights` (owner/slug) -> submission.csv."""
     accelerator = accelerator or Accelerator()
     slug = slug or kernel_slug(competition, "inference")
-    settings = _base_settings("inference", competition, accelerator, internet, f"{owner}/{slug}")
+    settings = _base_settings("inference", competition, accelerator, internet, f"{owner}/{slug}",
+                              allow_cpu_fallback)
     settings.update(weights=weights, tta=tta, ensemble_folds=ensemble_folds, weighted=weighted)
     return KernelPlan("inference", owner, slug, competition, settings, accelerator, internet, public,
                       spec=spec, dataset_sources=[weights], command=command)
+
+
+# Where the competition lives on this machine: meaningless on Kaggle, and it names the user's folders.
+LOCAL_SPEC_KEYS = ("data_dir",)
+
+
+def portable_spec(spec: dict) -> dict:
+    """The competition format without this machine's paths (a kernel must not carry them)."""
+    return {k: v for k, v in spec.items() if k not in LOCAL_SPEC_KEYS}
 
 
 def _pystr(text: str | None) -> str:
@@ -172,7 +187,7 @@ def render_text(plan: KernelPlan, bundle: Bundle | None = None, project_dir: Pat
         "command": plan.command or "(rendered from Python)",
         "settings_json": json.dumps(plan.settings, indent=2, sort_keys=True),
         "recipe_toml": plan.recipe_toml, "recipe_name": plan.settings.get("recipe"),
-        "spec_json": json.dumps(plan.spec, indent=2, sort_keys=True) if plan.spec else None,
+        "spec_json": json.dumps(portable_spec(plan.spec), indent=2, sort_keys=True) if plan.spec else None,
         "run_id": plan.settings.get("run_id"), "folds": plan.settings.get("folds"),
         "weights": plan.settings.get("weights"), "tta": plan.settings.get("tta"),
         "modules": bundle.modules, "vendored": sorted({v.split("/")[1] for v in bundle.vendored}),

@@ -41,6 +41,7 @@ KAGGLE_WORKING = "/kaggle/working"
 
 RUNTIME_PREFIX = "kk runtime: "
 RESULT_PREFIX = "kk result: "
+MISSING_PREFIX = "kk accelerator missing: "
 RESULT_FILE = "kk-result.json"
 SUBMISSION_FILE = "submission.csv"
 WEIGHTS_MANIFEST = "manifest.json"
@@ -49,6 +50,10 @@ WEIGHTS_FORMAT = "kk-weights/1"
 
 class KernelInputError(RuntimeError):
     """An input the kernel needs is not mounted where Kaggle (or the emulator) would put it."""
+
+
+class AcceleratorMissing(RuntimeError):
+    """The kernel asked for a GPU/TPU, found none, and was not allowed to fall back to the CPU."""
 
 
 def say(text: str) -> None:
@@ -120,32 +125,63 @@ def runtime_info(strategy_line: str | None = None) -> dict:
     info: dict = {"python": platform.python_version(), "host": platform.node()}
     devices: list[str] = []
     kind = "cpu"
-    if "tensorflow" not in sys.modules:  # a scikit-learn baseline: no reason to start TensorFlow just to ask
+    if not {"tensorflow", "keras", "jax"} & set(sys.modules):  # a scikit-learn baseline: nothing to start just to ask
         info.update(accelerator="cpu", devices=["CPU:0"], tensorflow="not loaded")
         if strategy_line:
             info["strategy"] = strategy_line
         return info
     try:
+        if "tensorflow" not in sys.modules:  # Keras on JAX: TensorFlow is only the input pipeline, if anything
+            raise ImportError("not loaded")
         import tensorflow as tf
 
         info["tensorflow"] = tf.__version__
         for dev in tf.config.list_physical_devices():
             devices.append(f"{dev.device_type}:{dev.name.rsplit(':', 1)[-1]}")
         types = {d.split(":")[0] for d in devices}
-        if "TPU" in types or os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR"):
+        if "TPU" in types:
             kind = "tpu"
         elif "GPU" in types:
             kind = "gpu"
     except Exception as exc:  # noqa: BLE001 - a kernel without TensorFlow still reports what it can
-        info["tensorflow"] = f"unavailable ({type(exc).__name__})"
+        info["tensorflow"] = "not loaded" if str(exc) == "not loaded" else f"unavailable ({type(exc).__name__})"
     keras = sys.modules.get("keras")
     if keras is not None:
         info["keras"] = getattr(keras, "__version__", "?")
+        info["keras_backend"] = os.environ.get("KERAS_BACKEND", "tensorflow")
+    info["tensorflow_dist"] = _dist_of("tensorflow", "tensorflow-cpu", "tensorflow-tpu")
+    if "jax" in sys.modules:  # the TPU path: JAX, not TensorFlow, holds the accelerator
+        try:
+            import jax
+
+            info["jax"] = jax.__version__
+            info["jax_devices"] = [f"{d.platform.upper()}:{d.id}" for d in jax.devices()]
+            devices = devices or list(info["jax_devices"])
+            platforms = {d.platform for d in jax.devices()}
+            kind = "tpu" if "tpu" in platforms else "gpu" if "gpu" in platforms or "cuda" in platforms else kind
+        except Exception as exc:  # noqa: BLE001 - reported, not fatal here
+            info["jax"] = f"unavailable ({type(exc).__name__}: {exc})"
+    strategy_mod = sys.modules.get("kaggle_kit.training.strategy")
+    if strategy_mod is not None and getattr(strategy_mod, "LAST_TPU_ERROR", None):
+        info["tpu_error"] = strategy_mod.LAST_TPU_ERROR
     info["accelerator"] = kind
     info["devices"] = devices
     if strategy_line:
         info["strategy"] = strategy_line
     return info
+
+
+def _dist_of(*names: str) -> str | None:
+    """Which of the distributions `names` is installed (e.g. tensorflow vs tensorflow-cpu), None if none."""
+    from importlib import metadata
+
+    for name in names:
+        try:
+            metadata.version(name)
+            return name
+        except metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 def header(settings: dict) -> None:
@@ -174,6 +210,71 @@ def banner(strategy_line: str) -> dict:
     info["kaggle_kit"] = str(Path(kaggle_kit.__file__).resolve().parent)
     say(RUNTIME_PREFIX + json.dumps(info, sort_keys=True))
     return info
+
+
+def _family(kind: str) -> str:
+    return "gpu" if kind in ("gpu", "multi_gpu") else kind
+
+
+def missing_cause(requested: str, info: dict) -> str:
+    """Why a session that asked for `requested` (gpu/tpu) has none, as far as this process can tell."""
+    causes = []
+    if requested == "gpu":
+        if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "":
+            causes.append("CUDA_VISIBLE_DEVICES is empty (this session hides every GPU)")
+        if not any(Path("/dev").glob("nvidia[0-9]*")):
+            causes.append("no NVIDIA device in /dev: the session has no GPU (Kaggle gives a CPU session when the "
+                          "GPU quota is used up or the account is not phone-verified)")
+        tf = sys.modules.get("tensorflow")
+        try:
+            if tf is not None and not tf.test.is_built_with_cuda():
+                causes.append(f"this TensorFlow ({tf.__version__}) is built without CUDA")
+        except Exception:  # noqa: BLE001 - only a diagnosis
+            pass
+    else:
+        tf_dist = info.get("tensorflow_dist")
+        if tf_dist == "tensorflow-cpu":
+            causes.append("this image's TensorFlow is tensorflow-cpu, which cannot reach a TPU (Kaggle's TPU image "
+                          "since 2025-09; only JAX reaches the TPU)")
+        if info.get("tpu_error"):
+            causes.append(f"TensorFlow's TPU resolver failed: {info['tpu_error']}")
+        import importlib.util
+
+        if "jax" not in info and importlib.util.find_spec("jax") is None:
+            causes.append("JAX is not installed, and on Kaggle's TPU image only JAX reaches the TPU")
+        if "jax" in info:
+            causes.append(f"JAX {info['jax']} lists {', '.join(info.get('jax_devices') or ['no devices'])}")
+        elif not os.environ.get("ISTPUVM") and not os.environ.get("TPU_NAME"):
+            causes.append("no TPU VM markers (ISTPUVM/TPU_NAME) in the environment: the session has no TPU")
+    return "; ".join(causes) or "the devices listed above are all there is"
+
+
+def check_accelerator(settings: dict, strategy_line: str, info: dict) -> None:
+    """Stop at once when the kernel asked for a GPU/TPU and the strategy found none (unless allowed to fall back).
+
+    Training a GPU recipe on a Kaggle CPU for hours, then finding out, is the failure this prevents.
+    """
+    from kaggle_kit.training.strategy import parse_strategy_line
+
+    requested = (settings.get("requested") or {})
+    want = requested.get("accelerator") or "cpu"
+    parsed = parse_strategy_line(strategy_line) or {}
+    got = _family(parsed.get("kind") or info.get("accelerator") or "cpu")
+    if want == "cpu" or got == want:
+        return
+    cause = missing_cause(want, info)
+    devices = ", ".join(info.get("devices") or []) or "none listed"
+    record = {"requested": want, "found": got, "devices": info.get("devices"), "cause": cause,
+              "fallback": bool(requested.get("allow_cpu_fallback"))}
+    say(MISSING_PREFIX + json.dumps(record, sort_keys=True))
+    if requested.get("allow_cpu_fallback"):
+        say(f"warning: asked for a {want.upper()} but found {got.upper()} ({devices}): {cause}. Running on the "
+            f"{got.upper()} (--allow-cpu-fallback).")
+        return
+    raise AcceleratorMissing(
+        f"asked for a {want.upper()}{' (' + requested['machine_shape'] + ')' if requested.get('machine_shape') else ''}"
+        f" but found {got.upper()} (devices: {devices}): {cause}. Stopping now instead of running on the "
+        f"{got.upper()}; push with --allow-cpu-fallback to run on it anyway.")
 
 
 def write_result(result: dict) -> None:
@@ -215,7 +316,7 @@ def run_train(settings: dict, recipe_toml: str, spec_json: str | None) -> dict:
 
         def on_run_start(self, info: dict) -> None:
             state["strategy"] = info["strategy"]
-            banner(info["strategy"])
+            check_accelerator(settings, info["strategy"], banner(info["strategy"]))
             super().on_run_start(info)
 
     state: dict = {}
@@ -287,13 +388,14 @@ def run_inference(settings: dict, spec_json: str | None) -> dict:
     _check_spec(manifest.get("spec"), competition.spec)
     _check_spec(json.loads(spec_json) if spec_json else None, competition.spec)
     strategy_line = detect_strategy().describe()
-    banner(strategy_line)
+    check_accelerator(settings, strategy_line, banner(strategy_line))
     t0 = time.perf_counter()
     out = working_dir() / SUBMISSION_FILE
     with tempfile.TemporaryDirectory(prefix="kk-weights-") as tmp:
         run_dir = weights_run_dir(folder, manifest, Path(tmp) / str(manifest.get("run_id") or "run"))
         prediction = predict_run(run_dir, competition, tta=settings.get("tta"), folds=settings.get("ensemble_folds"),
-                                 weighted=bool(settings.get("weighted")), out=out, log=say, verified=True)
+                                 weighted=bool(settings.get("weighted")), out=out, log=say, verified=True,
+                                 trained_versions=manifest.get("versions") or {})
     check = validate_submission(out, competition.spec)
     say(f"wrote {out}: {check.rows} rows, valid; folds {prediction.folds}, TTA x{prediction.tta}; "
         f"label counts {check.label_counts}")
@@ -318,7 +420,7 @@ def main(settings: dict, recipe_toml: str | None = None, spec_json: str | None =
     except Exception as exc:
         from kaggle_kit.errors import KKError
 
-        if isinstance(exc, (KKError, KernelInputError)):
+        if isinstance(exc, (KKError, KernelInputError, AcceleratorMissing)):
             print(f"kk kernel error: {exc}", file=sys.stderr, flush=True)
             write_result({"status": "error", "kind": kind, "error": str(exc)})
             raise SystemExit(1) from None

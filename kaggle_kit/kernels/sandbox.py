@@ -292,12 +292,15 @@ def run_kernel(code_file: str | Path, output_dir: str | Path, mounts: list[Mount
                machine_shape: str | None = None, weak_isolation: bool = False,
                on_line: Callable[[dict], None] | None = None, notes: list[str] | None = None,
                cancel: threading.Event | None = None, keep_root: bool = False,
-               hide: list[Path] = ()) -> SandboxResult:
+               hide: list[Path] = (), python_path: list[str | Path] | None = None,
+               env: dict[str, str] | None = None) -> SandboxResult:
     """Run `code_file` as a kernel; its working folder ends up in `output_dir`. Never raises for a failing
     kernel (that is `status == "ERROR"`); raises `SandboxError` when it cannot run it as asked.
 
     With bubblewrap installed the kernel sees only its inputs (read-only), its own folders and Python
-    (`kaggle_kit.kernels.isolation`); `hide` names more folders to cover (the emulator's store and state)."""
+    (`kaggle_kit.kernels.isolation`); `hide` names more folders to cover (the emulator's store and state).
+    `python_path`: folders put before this environment's libraries (an image profile's packages, e.g. Kaggle's
+    older Keras); `env`: extra environment variables (a profile's simulated devices)."""
     code_file = Path(code_file).resolve()
     if not code_file.is_file():
         raise SandboxError(f"{code_file}: kernel code file not found")
@@ -334,15 +337,19 @@ def run_kernel(code_file: str | Path, output_dir: str | Path, mounts: list[Mount
         if bwrap_available():
             note("filesystem: only the inputs (read-only), the working folder and Python are visible (bubblewrap)")
             sources = [Path(m.source) for m in mounts or []]
-            cmd = bwrap_prefix(root, read_only=[kernel_site_dir(), *sources], internet=isolation == "none",
-                               hide=list(hide), sealed=[root / "input", root / "src"]) + cmd
+            cmd = bwrap_prefix(root, read_only=[kernel_site_dir(), *sources, *map(Path, python_path or [])],
+                               internet=isolation == "none", hide=list(hide),
+                               sealed=[root / "input", root / "src"]) + cmd
         else:
             note("filesystem: NOT isolated: the kernel can read this machine's files. " + INSTALL_HINT)
             if isolation == "netns":
                 cmd = _netns_prefix() + cmd
-        env = kernel_env(root, internet, accelerator)
-        proc = subprocess.Popen(cmd, cwd=root / "working", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL, text=True, errors="replace", bufsize=1,
+        extra = dict(env or {})
+        if python_path:
+            extra["PYTHONPATH"] = os.pathsep.join([*map(str, python_path), str(kernel_site_dir())])
+        proc = subprocess.Popen(cmd, cwd=root / "working", env=kernel_env(root, internet, accelerator, extra),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                                errors="replace", bufsize=1,
                                 start_new_session=True)
         readers = [threading.Thread(target=_reader, args=(s, n, t0, log, lock, on_line), daemon=True)
                    for s, n in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))]

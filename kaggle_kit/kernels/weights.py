@@ -174,6 +174,8 @@ def stage_weights(run_dir: str | Path, owner: str, slug: str | None = None, root
         "format": WEIGHTS_FORMAT, "run_id": run_dir.name, "competition": competition,
         "recipe": info.get("recipe"), "model": info.get("model"), "config_hash": info.get("config_hash"),
         "folds": folds, "spec": runs.read_json(run_dir / runs.SPEC_FILE),
+        # What trained the weights: the inference kernel notes it when Kaggle's image has other versions.
+        "versions": (runs.read_json(run_dir / runs.MANIFEST_FILE) or {}).get("versions"),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "kaggle_kit": __version__,
         "files": files,
     }

@@ -92,8 +92,9 @@ class TrainKernelRequest:
     accelerator: Accelerator = field(default_factory=Accelerator)
     internet: bool = False
     public: bool = False
+    allow_cpu_fallback: bool = False  # a GPU/TPU kernel that finds none trains on the CPU instead of stopping
     slug: str | None = None
-    command: str = ""  # the command line, for the kernel's header
+    command: str = ""  # the command line (not rendered into the kernel: it may hold local paths)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ class InferenceKernelRequest:
     accelerator: Accelerator = field(default_factory=Accelerator)
     internet: bool = False
     public: bool = False
+    allow_cpu_fallback: bool = False
     slug: str | None = None
     command: str = ""
 

@@ -2,7 +2,9 @@
 
 Works from the run folder and the competition's data alone (a run downloaded from a Kaggle kernel predicts the
 same as one trained here): `config.toml` says how augmentation was done, `spec.json` which classes the model
-outputs, `fold<i>/model.keras` (or `model.joblib`) holds the weights.
+outputs, `fold<i>/model.keras` (or `model.joblib`) holds the weights. A Keras fold is rebuilt from `config.toml`'s
+model (the model registry) and only its weights are loaded, so a run trained with a newer Keras predicts under
+an older one (Kaggle's image) and the other way round.
 
 The ensemble is the mean of the folds' probabilities (or weighted by each fold's CV accuracy). TTA averages the
 original test images with N augmented passes that use the recipe's augmentation at half strength (geometric
@@ -129,7 +131,25 @@ def ensemble_probs(fold_probs: list[np.ndarray], weights: list[float]) -> np.nda
     return out
 
 
-def _predict_fold(path: Path, passes: list[np.ndarray], num_classes: int, batch_size: int) -> np.ndarray:
+def load_fold_model(path: Path, model_cfg, image_shape: tuple[int, int, int], num_classes: int):
+    """The fold's network rebuilt from the run's recipe (model registry) with the weights of `path` loaded.
+
+    Only the weights are read from the `.keras` archive, never its serialized layer config: a config written by
+    a newer Keras does not deserialize in an older one (Keras 3.15's initializers carry `input_axes`, which
+    3.14 and older reject), and Kaggle's images lag the local one. The weights file layout is stable.
+    """
+    from kaggle_kit.training.models import build_model
+
+    model = build_model(model_cfg, image_shape, num_classes)
+    try:
+        model.load_weights(path)
+    except ValueError as exc:  # a different architecture than the recipe names (edited config.toml?)
+        raise KKError(f"{path}: its weights do not fit the run's model {model_cfg.name!r}: {exc}") from None
+    return model
+
+
+def _predict_fold(path: Path, passes: list[np.ndarray], num_classes: int, batch_size: int, model_cfg=None,
+                  image_shape: tuple[int, int, int] | None = None) -> np.ndarray:
     if path.suffix == ".joblib":
         from kaggle_kit.training.baselines import baseline_probs, load_estimator
 
@@ -137,26 +157,62 @@ def _predict_fold(path: Path, passes: list[np.ndarray], num_classes: int, batch_
         return average_passes([baseline_probs(est, x, num_classes) for x in passes])
     import keras
 
-    from kaggle_kit.training import register_custom_objects
     from kaggle_kit.training.data import predict_probs
 
-    register_custom_objects()
-    model = keras.models.load_model(path, compile=False)
-    if int(model.output_shape[-1]) != num_classes:
-        raise KKError(f"{path}: the model outputs {model.output_shape[-1]} classes, the run's spec has {num_classes}")
-    probs = average_passes([predict_probs(model, x, batch_size=batch_size) for x in passes])
+    model = load_fold_model(path, model_cfg, image_shape or tuple(passes[0].shape[1:]), num_classes)
+    replicas = _replicas()
+    if replicas > 1:  # data-parallel (JAX): every batch, the last one too, must split evenly over the devices
+        batch_size = -(-batch_size // replicas) * replicas
+        probs = average_passes([predict_probs(model, _pad(x, batch_size), batch_size=batch_size)[:len(x)]
+                                for x in passes])
+    else:
+        probs = average_passes([predict_probs(model, x, batch_size=batch_size) for x in passes])
     del model
     keras.backend.clear_session()
     return probs
 
 
+def _replicas() -> int:
+    """Devices a `keras.distribution` spreads each batch over (1 when none is set, e.g. on TensorFlow)."""
+    import keras
+
+    dist = keras.distribution.distribution()
+    mesh = getattr(dist, "device_mesh", None)
+    return int(np.prod(mesh.shape)) if mesh is not None else 1
+
+
+def _pad(images: np.ndarray, multiple: int) -> np.ndarray:
+    """`images` with copies of the last one appended up to a multiple of `multiple` (their outputs are cut)."""
+    extra = -len(images) % multiple
+    return np.concatenate([images, np.repeat(images[-1:], extra, axis=0)]) if extra else images
+
+
+def version_note(trained: dict | None) -> str | None:
+    """One line when the libraries that trained the weights differ from the ones predicting here, else None."""
+    if not trained:
+        return None
+    from kaggle_kit.training.runs import library_versions
+
+    here = library_versions()
+    keys = [k for k in ("keras", "tensorflow", "jax") if trained.get(k) and here.get(k)
+            and trained[k] != here[k]]
+    if not keys:
+        return None
+    return ("note: weights trained with " + ", ".join(f"{k} {trained[k]}" for k in keys) + "; predicting with "
+            + ", ".join(f"{k} {here[k]}" for k in keys)
+            + " (the model is rebuilt from the run's recipe and only its weights are loaded)")
+
+
 def predict_run(run_dir: str | Path, competition: Competition, tta: int | None = None,
                 folds: list[int] | None = None, weighted: bool = False, out: str | Path | None = None,
                 batch_size: int = 512, log: Callable[[str], None] | None = None,
-                allow_other_data: bool = False, verified: bool = False) -> PredictionResult:
+                allow_other_data: bool = False, verified: bool = False,
+                trained_versions: dict | None = None) -> PredictionResult:
     """Ensemble the run's folds (with `tta` augmented passes; default: the recipe's `tta`) into a submission.
 
-    Writes `out` (default `RUN_DIR/submission.csv`, validated) and `test_probs.npy` beside it.
+    Writes `out` (default `RUN_DIR/submission.csv`, validated) and `test_probs.npy` beside it. `trained_versions`:
+    the library versions that trained the weights (default: the run's `manifest.json`), for a one-line note when
+    they differ from this environment's.
     """
     from kaggle_kit.training.rundir import check_same_data, check_spec, load_run_recipe
 
@@ -177,6 +233,12 @@ def predict_run(run_dir: str | Path, competition: Competition, tta: int | None =
         raise TamperedRunError(f"{run_dir}: files differ from the run's manifest.json: " + "; ".join(problems[:5]),
                                hint="Restore them, or finish the run with kk train --run-dir RUN if it was "
                                     "interrupted before its manifest was written.")
+    if trained_versions is None:
+        trained_versions = (runs.read_json(run_dir / runs.MANIFEST_FILE) or {}).get("versions")
+    if any(p.suffix != ".joblib" for p in models.values()):
+        note = version_note(trained_versions)
+        if note:
+            log(note)
     cv = {f: fold_cv_accuracy(run_dir, f) for f in models}
     weights = fold_weights(cv, weighted)
     images = competition.test_images()
@@ -185,7 +247,7 @@ def predict_run(run_dir: str | Path, competition: Competition, tta: int | None =
     fold_probs = []
     for f, path in models.items():
         log(f"fold {f}: predicting {len(images)} test images x {len(passes)} pass(es) with {path.name}")
-        fold_probs.append(_predict_fold(path, passes, k, batch_size))
+        fold_probs.append(_predict_fold(path, passes, k, batch_size, recipe.model, competition.spec.image_shape))
     probs = ensemble_probs(fold_probs, weights).astype(np.float32)
     predicted = np.argmax(probs, axis=1)
     out = Path(out) if out else run_dir / SUBMISSION

@@ -254,3 +254,53 @@ def test_planning_reports_through_callbacks_not_a_console(offline_project):
     assert planning.run_dir.parent.name == "digit-recognizer"
     assert all(p.spec is None for p in planning.plans)  # no local data: the kernel detects the format
     assert any("no local copy of digit-recognizer" in n for n in notes), notes
+
+
+def _rendered_texts(folder: Path) -> list[tuple[str, bytes]]:
+    """Every rendered file's bytes, plus each module of the kernel's embedded bundle."""
+    import base64
+    import io
+    import re
+    import zipfile
+
+    out = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        out.append((str(path), data))
+        m = re.search(rb'KK_BUNDLE = """\n(.*?)\n"""', data, re.S)
+        if m:
+            with zipfile.ZipFile(io.BytesIO(base64.b64decode(b"".join(m.group(1).split())))) as zf:
+                out += [(f"{path}!{n}", zf.read(n)) for n in zf.namelist()]
+    return out
+
+
+def test_no_local_path_user_name_or_command_line_in_rendered_kernels(offline_project):
+    import pwd
+
+    real_home = pwd.getpwuid(os.getuid()).pw_dir
+    user = pwd.getpwuid(os.getuid()).pw_name
+    data_dir = str(offline_project / "datasets" / "digit-recognizer")
+    render("train", "--gpu", "--data-dir", data_dir, "--epochs", "1", "--set", "augment.rotation=7")
+    render("inference", "--weights", "alice/my-weights", "--data-dir", data_dir, "--tta", "1")
+    texts = _rendered_texts(offline_project / "kernels" / "build")
+    assert len(texts) > 10  # both kernels, their metadata and embedded modules
+    forbidden = [str(offline_project), str(offline_project.resolve()), real_home + "/", f"/home/{user}/",
+                 os.environ["HOME"], "augment.rotation=7"]  # the last: the command line's --set
+    leaks = [(name, needle) for name, data in texts for needle in forbidden if needle.encode() in data]
+    assert leaks == []
+
+
+def test_gpu_training_kernels_default_to_mixed_precision_unless_the_recipe_opts_out(offline_project):
+    import tomllib
+
+    def recipe_of(*args: str) -> dict:
+        render("train", *args)
+        code = (offline_project / "kernels/build/digit-recognizer-kk-train/digit-recognizer-kk-train.py").read_text()
+        scope: dict = {}
+        exec(code.split("def import_kaggle_kit")[0], scope)
+        return tomllib.loads(scope["RECIPE_TOML"])
+
+    assert recipe_of("--gpu")["mixed_precision"] is True
+    assert recipe_of("--gpu", "--set", "mixed_precision=false")["mixed_precision"] is False
+    assert recipe_of("--cpu")["mixed_precision"] is False
+    assert recipe_of("--tpu")["mixed_precision"] is False  # the JAX path picks bfloat16 on its own

@@ -40,7 +40,8 @@ def test_describe_line_round_trips_for_every_kind():
         line = info.describe()
         assert parse_strategy_line("  " + line + "\n") == {
             "kind": info.kind, "name": info.name, "replicas": info.replicas, "devices": info.devices,
-            "mixed_precision": info.mixed_precision,
+            "mixed_precision": info.mixed_precision, "policy": "mixed_float16" if info.mixed_precision else None,
+            "simulated": False,
         }
     assert cases[1].describe() == (
         "strategy: multi_gpu (MirroredStrategy), 2 replicas, devices: /GPU:0, /GPU:1 | mixed precision: mixed_float16"
@@ -58,3 +59,25 @@ def test_set_determinism_repeats_initialisation_and_random_draws():
     first, second = draw(), draw()
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
+
+
+def test_simulated_gpus_are_two_labelled_cpu_devices_under_mirrored_strategy():
+    """What `--image kaggle-gpu` gives a GPU kernel here; run in a fresh process (logical devices are set once)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from kaggle_kit.training.strategy import detect_strategy, parse_strategy_line\n"
+            "import tensorflow as tf\n"
+            "info = detect_strategy()\n"
+            "with info.strategy.scope():\n"
+            "    v = tf.Variable(2.0)\n"
+            "print(info.describe()); print(parse_strategy_line(info.describe())['simulated'], len(v.values))\n")
+    env = {**os.environ, "KK_SIMULATED_GPUS": "2", "CUDA_VISIBLE_DEVICES": "", "KK_NO_TPU": "1",
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.strip().splitlines()
+    assert lines[-2] == ("strategy: multi_gpu (MirroredStrategy; simulated on 2 CPU devices), 2 replicas, "
+                         "devices: /CPU:0, /CPU:1")  # no mixed precision: float16 on a CPU measures nothing
+    assert lines[-1] == "True 2"  # one copy of the variable per simulated device

@@ -1,0 +1,224 @@
+"""Kernels under Kaggle's images: weights trained here (Keras 3.15) predict under the older Keras of Kaggle's
+image, run through `kk run-kernel --image` with the Keras overlay built once into the user cache."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from kernel_helpers import KEY
+from typer.testing import CliRunner
+
+from kaggle_kit.cli import app
+from kaggle_kit.competition import Competition, detect_spec
+from kaggle_kit.kernels.local import run_rendered_kernel
+from kaggle_kit.profiles import ImageProfile, cache_root
+from kaggle_kit.submission import validate_submission
+
+pytestmark = pytest.mark.slow
+
+# Read before any fixture moves HOME: the profile cache is the real user's, shared by every run of the suite.
+PROFILE_CACHE = cache_root()
+OLD_KERAS = ("3.10.0", "3.14.0")
+
+
+@pytest.fixture(scope="module")
+def inference_kernel(tmp_path_factory, kernel_store):
+    """A run trained here with this environment's Keras, staged as weights, and its rendered inference kernel."""
+    from kaggle_kit.kernels.weights import stage_weights
+    from kaggle_kit.training.recipes import load_recipe
+    from kaggle_kit.training.trainer import train_run
+
+    root = tmp_path_factory.mktemp("images")
+    data = Path(shutil.copytree(kernel_store / "digit-recognizer" / "data", root / "datasets" / "digit-recognizer"))
+    (root / "kk.toml").write_text('competition = "digit-recognizer"\nowner = "alice"\n')
+    # seed001: squeeze-excite, swish and symmetric CE, the custom parts a saved model's config carries.
+    recipe = load_recipe("seed001", ["folds=2", "epochs=1", "batch_size=32", "limit=120", "model.params.width=0.125",
+                                     "loss.label_smoothing=0.1"])
+    run = train_run(Competition.open(data, slug="digit-recognizer"), recipe, root / "runs" / "r1")
+    stage_weights(run.run_dir, "alice", "digit-recognizer-kk-weights", root=root / "datasets")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        mp.setenv("HOME", str(root / "home"))
+        mp.setenv("KAGGLE_USERNAME", "alice")
+        mp.setenv("KAGGLE_KEY", KEY)
+        mp.setenv("KK_KAGGLE_URL", "http://127.0.0.1:9")  # rendering never talks to Kaggle
+        result = CliRunner().invoke(app, ["push-kernel", "inference", "--weights", "alice/digit-recognizer-kk-weights",
+                                          "--no-internet", "--render-only", "--json"])
+    assert result.exit_code == 0, result.output
+    build = Path(json.loads(result.stdout.strip().splitlines()[-1])["build_dir"])
+    return root, build, run.run_dir
+
+
+@pytest.mark.parametrize("version", OLD_KERAS)
+def test_weights_trained_here_predict_under_kagglesolder_keras(inference_kernel, version, tmp_path, monkeypatch):
+    root, build, run_dir = inference_kernel
+    monkeypatch.setenv("KK_PROFILE_CACHE", str(PROFILE_CACHE))
+    profile = ImageProfile(f"keras-{version}", overlay={"keras": version})
+    out = tmp_path / "out"
+    result = run_rendered_kernel(build, datasets_root=root / "datasets", out=out, image=profile, timeout=300,
+                                 weak_isolation=True)
+    log = "".join(e["data"] for e in result.log)
+    assert result.status == "COMPLETE", result.log_tail(40)
+    runtime = json.loads(next(line for line in log.splitlines() if line.startswith("kk runtime: "))[12:])
+    assert runtime["keras"] == version  # the old Keras really ran, not this environment's
+    assert f"note: weights trained with keras {json.loads((run_dir / 'manifest.json').read_text())['versions']['keras']}" \
+        in log and f"predicting with keras {version}" in log
+    check = validate_submission(out / "submission.csv", detect_spec(root / "datasets" / "digit-recognizer"))
+    assert check.rows == 60
+
+
+@pytest.fixture
+def gpu_kernel(tmp_path, kernel_store, monkeypatch):
+    """A rendered `--gpu` training kernel (one tiny fold) in a project folder; returns a function rendering more."""
+    shutil.copytree(kernel_store / "digit-recognizer" / "data", tmp_path / "datasets" / "digit-recognizer")
+    (tmp_path / "kk.toml").write_text('competition = "digit-recognizer"\nowner = "alice"\n')
+    monkeypatch.setenv("KK_PROFILE_CACHE", str(PROFILE_CACHE))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KAGGLE_USERNAME", "alice")
+    monkeypatch.setenv("KAGGLE_KEY", KEY)
+    monkeypatch.setenv("KK_KAGGLE_URL", "http://127.0.0.1:9")
+
+    def render(*extra: str) -> Path:
+        result = CliRunner().invoke(app, ["push-kernel", "train", "--gpu", "--limit", "120", "--epochs", "1",
+                                          "--folds", "2", "--fold", "0", "--batch-size", "32", "--render-only",
+                                          "--json", *extra])
+        assert result.exit_code == 0, result.output
+        return Path(json.loads(result.stdout.strip().splitlines()[-1])["build_dir"])
+
+    return render
+
+
+def _log(folder: Path) -> str:
+    return "".join(e["data"] for e in json.loads((folder / "output" / "kernel.log").read_text()))
+
+
+def test_a_gpu_kernel_without_a_gpu_stops_at_once_and_says_why(gpu_kernel):
+    from kaggle_kit.kernels.push import accelerator_warning
+
+    folder = gpu_kernel()
+    result = CliRunner().invoke(app, ["run-kernel", str(folder), "--quiet", "--json"])
+    assert result.exit_code == 1
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["status"] == "ERROR" and "asked for a GPU (NvidiaTeslaT4) but found CPU" in out["failure_message"]
+    assert "--allow-cpu-fallback" in out["failure_message"]
+    log = _log(folder)
+    assert "fold 0" not in log.lower().replace("folds", "")  # stopped before any fold started
+    assert not list((folder / "output").rglob("fold0"))
+    warning = accelerator_warning("gpu", json.loads((folder / "output" / "kernel.log").read_text()))
+    assert "stopped at once" in warning and "no NVIDIA device" in warning
+
+
+def test_allow_cpu_fallback_is_recorded_and_runs_on_the_cpu(gpu_kernel):
+    folder = gpu_kernel("--allow-cpu-fallback")
+    scope: dict = {}
+    exec(next(folder.glob("*.py")).read_text().split("def import_kaggle_kit")[0], scope)
+    assert scope["SETTINGS"]["requested"]["allow_cpu_fallback"] is True
+    result = CliRunner().invoke(app, ["run-kernel", str(folder), "--quiet", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "Running on the CPU (--allow-cpu-fallback)" in _log(folder)
+
+
+def test_kaggle_gpu_image_simulates_two_gpus_under_mirrored_strategy(gpu_kernel):
+    from kaggle_kit.profiles import load_profile
+
+    folder = gpu_kernel()
+    result = CliRunner().invoke(app, ["run-kernel", str(folder), "--image", "kaggle-gpu", "--quiet", "--json"])
+    log = _log(folder)
+    assert result.exit_code == 0, log[-3000:]
+    assert ("strategy: multi_gpu (MirroredStrategy; simulated on 2 CPU devices), 2 replicas, devices: /CPU:0, /CPU:1"
+            in log)
+    runtime = json.loads(next(line for line in log.splitlines() if line.startswith("kk runtime: "))[12:])
+    assert runtime["keras"] == load_profile("kaggle-gpu").packages["keras"] and runtime["keras_backend"] == "tensorflow"
+    assert list((folder / "output").rglob("fold0/done.json"))
+
+
+def test_tpu_kernel_runs_keras_on_jax_over_8_simulated_devices(inference_kernel, tmp_path, monkeypatch):
+    root, build, _ = inference_kernel
+    monkeypatch.setenv("KK_PROFILE_CACHE", str(PROFILE_CACHE))
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("HOME", str(root / "home"))
+    monkeypatch.setenv("KAGGLE_USERNAME", "alice")
+    monkeypatch.setenv("KAGGLE_KEY", KEY)
+    monkeypatch.setenv("KK_KAGGLE_URL", "http://127.0.0.1:9")
+    result = CliRunner().invoke(app, ["push-kernel", "inference", "--tpu", "--weights",
+                                      "alice/digit-recognizer-kk-weights", "--slug", "tpu-kk-inference",
+                                      "--render-only", "--json"])
+    assert result.exit_code == 0, result.output
+    folder = Path(json.loads(result.stdout.strip().splitlines()[-1])["build_dir"])
+
+    local = run_rendered_kernel(folder, datasets_root=root / "datasets", out=tmp_path / "local", timeout=300,
+                                weak_isolation=True)
+    assert local.status == "ERROR" and "asked for a TPU (TpuV5E8) but found CPU" in local.failure_message
+    assert "JAX is not installed" in local.failure_message
+
+    sim = run_rendered_kernel(folder, datasets_root=root / "datasets", out=tmp_path / "tpu", timeout=400,
+                              image="kaggle-tpu", weak_isolation=True)
+    log = "".join(e["data"] for e in sim.log)
+    assert sim.status == "COMPLETE", sim.log_tail(40)
+    assert ("strategy: tpu (DataParallel on jax; simulated on 8 CPU devices), 8 replicas, devices: /TPU:0, "
+            "/TPU:1, /TPU:2, /TPU:3, /TPU:4, /TPU:5, /TPU:6, /TPU:7 | mixed precision: mixed_bfloat16") in log
+    runtime = json.loads(next(line for line in log.splitlines() if line.startswith("kk runtime: "))[12:])
+    assert runtime["keras_backend"] == "jax" and len(runtime["jax_devices"]) == 8
+    check = validate_submission(tmp_path / "tpu" / "submission.csv", detect_spec(root / "datasets" / "digit-recognizer"))
+    assert check.rows == 60
+
+
+def test_weights_trained_under_kaggles_older_keras_predict_here(tmp_path, kernel_store):
+    """The other direction: a run trained on Kaggle's image (Keras 3.10 here) predicts with this Keras."""
+    import os
+    import subprocess
+    import sys
+
+    import keras
+
+    from kaggle_kit.profiles import ensure_overlay
+    from kaggle_kit.training.predict import predict_run
+
+    overlay = ensure_overlay(ImageProfile("keras-3.10.0", overlay={"keras": "3.10.0"}), root=PROFILE_CACHE)
+    data = kernel_store / "digit-recognizer" / "data"
+    run_dir = tmp_path / "run"
+    script = (
+        "import keras\n"
+        "assert keras.__version__ == '3.10.0', keras.__version__\n"
+        "from kaggle_kit.competition import Competition\n"
+        "from kaggle_kit.training.recipes import load_recipe\n"
+        "from kaggle_kit.training.trainer import train_run\n"
+        f"comp = Competition.open({str(data)!r}, slug='digit-recognizer')\n"
+        "recipe = load_recipe('seed001', ['folds=2', 'epochs=1', 'batch_size=32', 'limit=120',\n"
+        "                                 'model.params.width=0.125'])\n"
+        f"train_run(comp, recipe, {str(run_dir)!r}, folds_to_train=[0])\n")
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(overlay), str(repo)]), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((run_dir / "manifest.json").read_text())["versions"]["keras"] == "3.10.0"
+    lines: list[str] = []
+    result = predict_run(run_dir, Competition.open(data, slug="digit-recognizer"), tta=0, out=tmp_path / "sub.csv",
+                         log=lines.append)
+    assert result.folds == [0] and result.probs.shape == (60, 10)
+    assert any(f"weights trained with keras 3.10.0; predicting with keras {keras.__version__}" in x for x in lines)
+
+
+def test_tpu_training_kernel_trains_se_swish_symmetric_ce_on_jax(gpu_kernel):
+    """A --tpu training kernel under --image kaggle-tpu: Keras on JAX, DataParallel over 8 devices, bfloat16,
+    with the custom parts (squeeze-excite, swish, symmetric CE with label smoothing) on the JAX backend."""
+    result = CliRunner().invoke(app, ["push-kernel", "train", "--tpu", "--recipe", "seed001", "--limit", "64",
+                                      "--epochs", "1", "--folds", "2", "--fold", "0", "--batch-size", "16",
+                                      "--set", "model.params.width=0.125", "--set", "loss.label_smoothing=0.1",
+                                      "--set", "augment.backend=none", "--render-only", "--json"])
+    assert result.exit_code == 0, result.output
+    folder = Path(json.loads(result.stdout.strip().splitlines()[-1])["build_dir"])
+    result = CliRunner().invoke(app, ["run-kernel", str(folder), "--image", "kaggle-tpu", "--quiet", "--json"])
+    log = _log(folder)
+    assert result.exit_code == 0, log[-3000:]
+    assert "strategy: tpu (DataParallel on jax; simulated on 8 CPU devices), 8 replicas" in log
+    assert "| mixed precision: mixed_bfloat16" in log
+    done = json.loads(next((folder / "output").rglob("fold0/done.json")).read_text())
+    metrics = json.loads(next((folder / "output").rglob("fold0/metrics.json")).read_text())
+    assert done and 0.0 <= metrics["accuracy"] <= 1.0
+    history = next((folder / "output").rglob("fold0/history.csv")).read_text()
+    assert "nan" not in history.lower()
