@@ -10,7 +10,9 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    SpinnerColumn,
     TextColumn,
+    TimeElapsedColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
@@ -39,3 +41,17 @@ def transfer_bar(console: Console, description: str) -> Iterator[Callable[[int, 
     finally:
         if started:
             bar.stop()
+
+
+@contextmanager
+def elapsed_spinner(console: Console, description: str, quiet: bool = False) -> Iterator[Callable[[str], None]]:
+    """A spinner with the time spent so far, for waits with no measurable progress (a submission being scored);
+    yields a callback that replaces the text beside it. Quiet: draws nothing."""
+    if quiet:
+        yield lambda _text: None
+        return
+    bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                   transient=True)
+    task = bar.add_task(description, total=None)
+    with bar:
+        yield lambda text: bar.update(task, description=text)

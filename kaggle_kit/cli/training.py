@@ -1,4 +1,4 @@
-"""`kk train`, `kk lr-find`, `kk predict`, `kk runs`, `kk augment-preview`, `kk recipes`: the training engine.
+"""`kk train`, `kk lr-find`, `kk predict`, `kk augment-preview`, `kk recipes`: the training engine.
 
 Commands parse flags into a recipe, call `kaggle_kit.training`, and render progress with rich (the library
 itself only talks to a `Reporter`).
@@ -39,7 +39,6 @@ def register(app: typer.Typer) -> None:
     app.command("train")(train_cmd)
     app.command("lr-find")(lr_find_cmd)
     app.command("predict")(predict_cmd)
-    app.command("runs")(runs_cmd)
     app.command("recipes")(recipes_cmd)
     app.command("augment-preview")(augment_preview_cmd)
 
@@ -297,37 +296,6 @@ def predict_cmd(
     console.print(f"[green]valid submission[/]: {res.submission_path} ({len(res.predicted)} rows; "
                   f"labels {res.label_counts})")
     console.print(f"probabilities: {res.probs_path}")
-
-
-# --- kk runs --------------------------------------------------------------------------------------------------
-
-def runs_cmd(competition: CompetitionArg = None, as_json: JsonOpt = False) -> None:
-    """List training runs with recipe, folds done, CV accuracy and date."""
-    from kaggle_kit.project import load_project
-    from kaggle_kit.training.runs import list_runs
-
-    if competition is None and (project := load_project()):
-        competition = project.competition
-    found = list_runs(competition)
-    if as_json:
-        emit_json([s.to_dict() for s in found])
-        return
-    if not found:
-        console.print(f"no runs{' for ' + competition if competition else ''} yet (kk train ...)")
-        return
-    t = Table(title=f"runs{': ' + competition if competition else ''}", title_justify="left")
-    holdout = any(s.holdout_accuracy is not None for s in found)
-    cols = ["run id", *([] if competition else ["competition"]), "recipe", "model", "folds", "CV acc",
-            *(["hold-out"] if holdout else []), "date (UTC)"]
-    for col in cols:
-        t.add_column(col, justify="right" if col in ("folds", "CV acc", "hold-out") else "left",
-                     no_wrap=col in ("run id", "date (UTC)", "CV acc"))
-    for s in found:
-        folds = f"{s.folds_done}/{s.folds_total}"
-        t.add_row(s.run_id, *([] if competition else [s.competition]), s.recipe, s.model,
-                  folds if s.folds_done == s.folds_total else f"[yellow]{folds}[/]", _fmt(s.cv_accuracy, ".5f"),
-                  *([_fmt(s.holdout_accuracy, ".5f")] if holdout else []), s.created.replace("T", " ")[:16])
-    console.print(t)
 
 
 # --- kk recipes -----------------------------------------------------------------------------------------------
