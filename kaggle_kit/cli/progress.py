@@ -10,12 +10,15 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
+    TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+from rich.text import Text
 
 
 @contextmanager
@@ -55,3 +58,46 @@ def elapsed_spinner(console: Console, description: str, quiet: bool = False) -> 
     task = bar.add_task(description, total=None)
     with bar:
         yield lambda text: bar.update(task, description=text)
+
+
+class EtaColumn(TimeRemainingColumn):
+    """`eta 0:01:23`: the time left at the current rate (labelled: a bare clock reads as elapsed time)."""
+
+    def render(self, task) -> Text:
+        if task.finished:
+            return Text(f"done {_clock(task.finished_time or task.elapsed)}", style="progress.elapsed")
+        left = super().render(task)
+        return Text(f"eta {left.plain}", style="progress.remaining")
+
+
+class RateColumn(ProgressColumn):
+    """Items per second (images when the task carries `per_step`, the images a step covers)."""
+
+    def __init__(self, unit: str = "img/s"):
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        if speed is None:
+            return Text("")
+        rate = speed * float(task.fields.get("per_step", 1))
+        return Text(f"{rate:,.0f} {self.unit}" if rate >= 10 else f"{rate:.1f} {self.unit}", style="progress.data.speed")
+
+
+def _clock(seconds: float | None) -> str:
+    s = int(seconds or 0)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def training_progress(console: Console) -> Progress:
+    """The bars of `kk train` (all folds, a fold, an epoch): percent, ETA, images/s, and the latest val accuracy."""
+    return Progress(TextColumn("{task.description}"), BarColumn(bar_width=24), TaskProgressColumn(), EtaColumn(),
+                    RateColumn(), TextColumn("{task.fields[stats]}"), console=console, transient=False)
+
+
+def step_progress(console: Console, description: str, unit: str = "steps/s") -> Progress:
+    """A bar for a known number of steps with ETA and rate (lr-find's sweep, predict's batches)."""
+    progress = Progress(TextColumn("{task.description}"), BarColumn(bar_width=24), TaskProgressColumn(), EtaColumn(),
+                        RateColumn(unit), console=console, transient=True)
+    return progress

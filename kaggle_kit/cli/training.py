@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from kaggle_kit.cli.common import (
@@ -27,6 +27,7 @@ from kaggle_kit.cli.common import (
     emit_json,
     err_console,
 )
+from kaggle_kit.cli.progress import training_progress
 from kaggle_kit.config import flag_overrides
 from kaggle_kit.errors import KKError
 from kaggle_kit.training.config import ExtraData
@@ -61,14 +62,18 @@ def _fmt(x, spec: str = ".4f") -> str:
 # --- kk train -------------------------------------------------------------------------------------------------
 
 class RichReporter(Reporter):
-    """Rich progress for `kk train`: a bar per fold (epochs) and per epoch (steps), a line per epoch, a summary."""
+    """Rich progress for `kk train`: an overall bar (every fold's steps), a bar per fold and per epoch, each with
+    its ETA and rate; "compiling the model..." until the first step; a line per epoch; a summary."""
 
     def __init__(self, quiet: bool = False):
         self.quiet = quiet
         self.wants_batches = not quiet
         self.progress: Progress | None = None
+        self.overall_task = None
         self.fold_task = None
         self.epoch_task = None
+        self.folds_left = 0
+        self.fold_size = 0  # steps of a whole fold: the folds still to come are assumed as long
 
     def close(self) -> None:
         if self.progress is not None:
@@ -87,9 +92,8 @@ class RichReporter(Reporter):
         err_console.print(f"[dim]recipe:[/] [bold]{info['recipe']}[/] (lr {lr} from {info['lr_source']})  "
                           f"[dim]folds:[/] {info['folds_to_train']} of {info['folds']}  [dim]rows:[/] {info['n_rows']}")
         err_console.print(f"[dim]run:[/] {info['run_dir']}")
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(bar_width=30), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), TextColumn("{task.fields[stats]}"), console=err_console,
-                                 transient=False)
+        self.folds_left = len(info["folds_to_train"])
+        self.progress = training_progress(err_console)
         self.progress.start()
 
     def on_fold_start(self, fold: int, info: dict) -> None:
@@ -97,14 +101,25 @@ class RichReporter(Reporter):
             return
         what = f" (resuming at epoch {info['initial_epoch'] + 1})" if info["resumed"] else ""
         self.message(f"fold {fold}: {info['n_train']} train / {info['n_val']} val{what}")
-        self.fold_task = self.progress.add_task(f"fold {fold}", total=info["epochs"],
-                                                completed=info["initial_epoch"], stats="")
-        self.epoch_task = self.progress.add_task(f"  epoch {info['initial_epoch'] + 1}",
-                                                 total=info["steps_per_epoch"], stats="")
+        steps, epochs, done = info["steps_per_epoch"], info["epochs"], info["initial_epoch"]
+        per_step = info["n_train"] / max(1, steps)  # images a step trains on, for the img/s rate
+        if self.overall_task is None and self.folds_left > 1:
+            self.overall_task = self.progress.add_task("all folds", total=None, stats="", per_step=per_step)
+        self.fold_size = epochs * steps
+        self._overall_total((epochs - done) * steps)
+        self.fold_task = self.progress.add_task(f"fold {fold}", total=epochs * steps, completed=done * steps,
+                                                stats="", per_step=per_step)
+        # Keras builds and traces the model on the first step: that wait is named, not shown as a stuck bar.
+        self.epoch_task = self.progress.add_task("  compiling the model...", total=steps, stats="",
+                                                 per_step=per_step)
 
     def on_batch_end(self, fold: int, epoch: int, step: int, steps: int) -> None:
-        if self.progress is not None and self.epoch_task is not None:
-            self.progress.update(self.epoch_task, completed=step, description=f"  epoch {epoch}")
+        if self.progress is None or self.epoch_task is None:
+            return
+        self.progress.update(self.epoch_task, completed=step, description=f"  epoch {epoch}")
+        for task in (self.fold_task, self.overall_task):
+            if task is not None:
+                self.progress.advance(task, 1)
 
     def on_epoch_end(self, fold: int, epoch: int, logs: dict) -> None:
         if self.progress is None:
@@ -113,7 +128,7 @@ class RichReporter(Reporter):
                  f"{_fmt(logs.get('val_loss'))} val_acc {_fmt(logs.get('val_accuracy'))} lr "
                  f"{_fmt(logs.get('lr'), '.1e')} {logs.get('images_per_sec', 0):,.0f} img/s")
         self.progress.console.print(f"fold {fold} epoch {epoch}: {stats}", highlight=False, soft_wrap=True)
-        self.progress.update(self.fold_task, completed=epoch, stats=f"val_acc {_fmt(logs.get('val_accuracy'))}")
+        self.progress.update(self.fold_task, stats=f"val_acc {_fmt(logs.get('val_accuracy'))}")
         self.progress.reset(self.epoch_task, description=f"  epoch {epoch + 1}")
 
     def on_fold_end(self, fold: int, result) -> None:
@@ -122,11 +137,23 @@ class RichReporter(Reporter):
                 self.progress.remove_task(self.epoch_task)
                 self.epoch_task = None
             if self.fold_task is not None:
-                self.progress.update(self.fold_task, stats=f"val_acc {result.val_accuracy:.4f} "
-                                     f"(best epoch {result.best_epoch})")
+                task = self.progress.tasks[self.fold_task]
+                self.progress.update(self.fold_task, completed=task.total, stats=f"val_acc "
+                                     f"{result.val_accuracy:.4f} (best epoch {result.best_epoch})")
                 self.fold_task = None
             if result.status is FoldStatus.SKIPPED:
                 self.message(f"fold {fold}: already done (val accuracy {result.val_accuracy:.4f}), skipped")
+            self.folds_left -= 1
+            self._overall_total(0)
+
+    def _overall_total(self, current_fold_left: int) -> None:
+        """What the overall bar has left: this fold's remaining steps, and each fold to come as long as this one
+        (early stopping and skipped folds shrink it as they happen)."""
+        if self.progress is None or self.overall_task is None:
+            return
+        task = self.progress.tasks[self.overall_task]
+        later = max(0, self.folds_left - (1 if current_fold_left else 0)) * self.fold_size
+        self.progress.update(self.overall_task, total=task.completed + current_fold_left + later)
 
     def on_run_end(self, result) -> None:
         self.close()
@@ -141,6 +168,10 @@ class RichReporter(Reporter):
         if not m.get("complete"):
             console.print(f"[yellow]{m['folds'] - len(m['folds_done'])} fold(s) not trained yet[/]; "
                           f"continue with: kk train --run-dir {result.run_dir}")
+        elif not self.quiet:
+            plots = Path(result.run_dir) / "plots"
+            err_console.print(f"[dim]plots: {plots}/ (curves, confusion, per_class, misclassified)\n"
+                              f"next: kk predict {result.run_dir}[/]", soft_wrap=True)
 
 
 def _rate(x) -> str:
