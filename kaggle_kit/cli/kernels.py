@@ -34,6 +34,12 @@ from kaggle_kit.status import KernelStatus
 
 PollOpt = Annotated[Optional[float], typer.Option("--poll-interval", help="Seconds between status checks "
                                                   "(default 30; 1 against an emulator).", show_default=False)]
+# The timeout vocabulary: --timeout is how long kk waits (the kernel runs on regardless), --session-timeout is
+# the limit Kaggle puts on the kernel's session.
+TimeoutOpt = Annotated[Optional[float], typer.Option("--timeout", help="Stop waiting after this many seconds (the "
+                                                     "kernel keeps running on Kaggle).", show_default=False)]
+SessionTimeoutOpt = Annotated[Optional[int], typer.Option("--session-timeout", help="Kaggle's limit on the "
+                                                          "kernel's session, in seconds.", show_default=False)]
 RefArg = Annotated[str, typer.Argument(help="The kernel, OWNER/SLUG or OWNER/SLUG/VERSION.")]
 
 
@@ -60,6 +66,7 @@ class _Follow:
 
     def __init__(self) -> None:
         self.states: dict[str, str] = {}
+        self.pushed_refs: list[str] = []  # OWNER/SLUG/VERSION of each kernel pushed, to follow it again
         self.spinner = None
         self.progress = wf.Progress(on_note=_note, on_advice=self.advice, on_pushed=self.pushed,
                                     on_status=self.status, on_log_tail=self.log_tail)
@@ -68,8 +75,8 @@ class _Follow:
     def advice(text: str) -> None:
         err_console.print(f"[yellow]note:[/] {text}", soft_wrap=True)
 
-    @staticmethod
-    def pushed(k: wf.KernelReport) -> None:
+    def pushed(self, k: wf.KernelReport) -> None:
+        self.pushed_refs.append(f"{k.ref}/{k.version}" if k.version else k.ref)
         err_console.print(f"pushed [bold]{k.ref}[/] version {k.version}: {k.url or ''}", soft_wrap=True)
 
     def status(self, ref: str, status: str, elapsed: float) -> None:
@@ -114,8 +121,8 @@ def push_kernel_cmd(
     accelerator: Annotated[Optional[str], typer.Option("--accelerator", help="A Kaggle machine shape, e.g. "
                                                        "NvidiaL4 or TpuV5E8.", show_default=False)] = None,
     cpu: Annotated[bool, typer.Option("--cpu", help="CPU session (the default).")] = False,
-    folds: Annotated[Optional[str], typer.Option("--folds", help="A number K of folds (as in kk train), or the "
-                                                 "folds to train: 0,1,2.", show_default=False)] = None,
+    folds: Annotated[Optional[str], typer.Option("--folds", help="Number of folds K (as in kk train); pick folds "
+                                                 "with --fold I.", show_default=False)] = None,
     fold: Annotated[Optional[list[int]], typer.Option("--fold", help="Train only this fold (repeatable).",
                                                       show_default=False)] = None,
     parallel: Annotated[int, typer.Option("--parallel", help="Fan the folds out over N kernels at once (one fold "
@@ -145,11 +152,11 @@ def push_kernel_cmd(
                                                 show_default=False)] = None,
     owner: Annotated[Optional[str], typer.Option("--owner", help="Kaggle user owning the kernel (default: kk.toml's "
                                                  "owner, else your username).", show_default=False)] = None,
-    session_timeout: Annotated[Optional[int], typer.Option("--session-timeout", help="Kaggle session limit in "
-                                                           "seconds.", show_default=False)] = None,
+    session_timeout: SessionTimeoutOpt = None,
     poll_interval: PollOpt = None,
-    wait_timeout: Annotated[Optional[float], typer.Option("--wait-timeout", help="Stop waiting after this many "
-                                                          "seconds.", show_default=False)] = None,
+    wait_timeout: TimeoutOpt = None,
+    old_wait_timeout: Annotated[Optional[float], typer.Option("--wait-timeout", hidden=True,
+                                                              help="Old name of --timeout.")] = None,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -161,6 +168,11 @@ def push_kernel_cmd(
     from kaggle_kit.kernels.push import owner_name
     from kaggle_kit.kernels.render import command_line
 
+    if folds is not None and not folds.strip().isdigit():
+        picked = " ".join(f"--fold {f.strip()}" for f in folds.split(",") if f.strip())
+        raise KKError(f"--folds is the number of folds K; to train some folds only, give them with --fold "
+                      f"(repeatable): {picked}")
+    wait_timeout = wait_timeout if wait_timeout is not None else old_wait_timeout
     kind_, competition = resolve_kind(kind, competition)
     acc = Accelerator.from_flags(gpu=gpu, tpu=tpu, accelerator=accelerator, cpu=cpu)
     for warning in acc.warnings():
@@ -196,15 +208,38 @@ def push_kernel_cmd(
                              session_timeout=session_timeout)
     try:
         report = wf.push_and_follow(client, kernels, planning, options, follow.progress)
+    except KeyboardInterrupt:
+        follow.stop()
+        _interrupted(follow.pushed_refs)
     finally:
         follow.stop()
     _render_push(report, wait, as_json)
 
 
+def _interrupted(refs: list[str]) -> None:
+    """Ctrl-C while waiting: only kk stops; say so, and how to pick the kernel up again."""
+    if not refs:
+        err_console.print("[yellow]interrupted[/] before any kernel was pushed", soft_wrap=True)
+        raise typer.Exit(130)
+    err_console.print("[yellow]interrupted[/]: kk stopped waiting; the kernel keeps running on Kaggle.", soft_wrap=True)
+    for ref in refs:
+        err_console.print(f"  follow it again: kk kernel-status {ref} --follow", soft_wrap=True)
+        err_console.print(f"  then fetch its outputs: kk kernel-output {ref}", soft_wrap=True)
+    raise typer.Exit(130)
+
+
 def _render_push(report: wf.PushReport, waited: bool, as_json: bool) -> None:
     if not waited:
         for k in report.kernels:
-            _note(f"follow it with `kk kernel-status {k.ref}`; fetch its outputs with `kk kernel-output {k.ref}`")
+            _note(f"follow it with `kk kernel-status {k.ref} --follow`; fetch its outputs with "
+                  f"`kk kernel-output {k.ref}`")
+    if report.kind is wf.KernelKind.INFERENCE and not as_json:
+        for k in report.kernels:
+            if not waited or k.ok:
+                version = f" --kernel-version {k.version}" if k.version else ""
+                _note(f"next: kk submit --kernel {k.ref}{version} --wait")
+    elif report.run_dir is not None and not as_json and not report.failed:
+        _note(f"next: kk predict {report.run_dir}, or publish the weights: kk upload-weights {report.run_dir}")
     if report.run_dir is not None:
         cv = f"  CV accuracy {report.cv_accuracy:.5f}" if report.cv_accuracy is not None else ""
         err_console.print(f"run folder: [bold]{report.run_dir}[/]  folds done {report.folds_done}{cv}", soft_wrap=True)
@@ -224,14 +259,54 @@ def _render_push(report: wf.PushReport, waited: bool, as_json: bool) -> None:
         raise typer.Exit(1)
 
 
-def kernel_status_cmd(ref: RefArg, as_json: JsonOpt = False) -> None:
-    """Show a kernel's session status (QUEUED, RUNNING, COMPLETE, ERROR) and its failure message."""
-    status = wf.kaggle_client().kernel_status(ref)
+def kernel_status_cmd(
+    ref: RefArg,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Stream the kernel's log until its session ends "
+                                         "(exit 1 if it ends in ERROR).")] = False,
+    poll_interval: PollOpt = None,
+    timeout: TimeoutOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the status (with --follow: not the "
+                                        "log).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a kernel's session status (QUEUED, RUNNING, COMPLETE, ERROR); --follow streams its log to the end."""
+    from kaggle_kit.kernels.follow import follow_kernel
+
+    client = wf.kaggle_client()
+    if follow:
+        spinner = err_console.status(f"following {ref}...", spinner="dots") if not (quiet or as_json) else None
+
+        def lines(new: list[str]) -> None:
+            if not (quiet or as_json):
+                for line in new:
+                    err_console.print(f"[dim]{line}[/]", markup=True, highlight=False, soft_wrap=True, emoji=False)
+
+        def status(state: str, elapsed: float) -> None:
+            if spinner is not None:
+                spinner.update(f"{ref}: {state}  ({elapsed:.0f}s)")
+
+        if spinner is not None:
+            spinner.start()
+        try:
+            session = follow_kernel(client, ref, poll=wf.poll_interval(client, poll_interval), timeout=timeout,
+                                    on_lines=lines, on_status=status)
+        except KeyboardInterrupt:
+            if spinner is not None:
+                spinner.stop()
+            _interrupted([ref])
+        finally:
+            if spinner is not None:
+                spinner.stop()
+    else:
+        session = client.kernel_status(ref)
     if as_json:
-        return emit_json({"ref": ref, "status": status.status, "failure_message": status.failure_message})
-    colour = {KernelStatus.COMPLETE: "green", KernelStatus.ERROR: "red"}.get(status.status, "yellow")
-    console.print(f"{ref}: [{colour}]{status.status}[/]" + (f"  {status.failure_message}"
-                                                             if status.failure_message else ""), soft_wrap=True)
+        emit_json({"ref": ref, "status": session.status, "failure_message": session.failure_message})
+    else:
+        colour = {KernelStatus.COMPLETE: "green", KernelStatus.ERROR: "red"}.get(session.status, "yellow")
+        console.print(f"{ref}: [{colour}]{session.status}[/]" + (f"  {session.failure_message}"
+                                                                  if session.failure_message else ""), soft_wrap=True)
+    if follow and session.status != KernelStatus.COMPLETE:
+        raise typer.Exit(1)
 
 
 def kernel_output_cmd(
@@ -265,7 +340,8 @@ def run_kernel_cmd(
     layout: Annotated[InputLayout, typer.Option("--layout", help="Mount layout under the input root: nested "
                                                 "(competitions/<slug>, datasets/<owner>/<slug>) or flat (<slug>).")]
     = InputLayout.NESTED,
-    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Session limit in seconds.",
+    timeout: Annotated[Optional[float], typer.Option("--session-timeout", "--timeout", help="The session's limit "
+                                                     "in seconds (kk stops the kernel then, as Kaggle would).",
                                                      show_default=False)] = None,
     allow_weak_isolation: Annotated[bool, typer.Option("--allow-weak-isolation", help="Where `unshare -n` is not "
                                                        "available, block sockets with a Python audit hook instead "

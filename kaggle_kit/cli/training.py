@@ -6,6 +6,7 @@ itself only talks to a `Reporter`).
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -277,8 +278,9 @@ def lr_find_cmd(
                                                     "runs/<competition>/lr-find/<timestamp>/).",
                                                     show_default=False)] = None,
     steps: Annotated[int, typer.Option("--steps", help="Number of training steps in the sweep.")] = 200,
-    min_lr: Annotated[float, typer.Option("--min-lr")] = 1e-7,
-    max_lr: Annotated[float, typer.Option("--max-lr")] = 1.0,
+    min_lr: Annotated[float, typer.Option("--min-lr", help="Learning rate the sweep starts at.")] = 1e-7,
+    max_lr: Annotated[float, typer.Option("--max-lr", help="Learning rate the sweep ends at (it stops early when "
+                                          "the loss diverges).")] = 1.0,
     overrides: SetOpt = None,
     data_dir: DataDirOpt = None,
 ) -> None:
@@ -300,13 +302,16 @@ def predict_cmd(
     run_dir: Annotated[Path, typer.Argument(help="The run folder (runs/<competition>/<run-id>).")],
     tta: Annotated[Optional[int], typer.Option("--tta", help="Augmented test-time passes added to the original "
                                                "(default: the recipe's tta).", show_default=False)] = None,
-    fold: Annotated[Optional[list[int]], typer.Option("--fold", "--folds", help="Use only this fold "
-                                                      "(repeatable; default: every finished fold).",
-                                                      show_default=False)] = None,
+    fold: Annotated[Optional[list[int]], typer.Option("--fold", help="Use only fold I (repeatable: --fold 0 --fold 2; "
+                                                      "default: every finished fold).", show_default=False)] = None,
+    old_folds: Annotated[Optional[list[str]], typer.Option("--folds", hidden=True, help="Gone: --folds means a "
+                                                           "number of folds elsewhere; use --fold I.")] = None,
     weighted: Annotated[bool, typer.Option("--weighted", help="Weight folds by their CV accuracy.")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Submission file (default: RUN_DIR/submission.csv).",
                                                 show_default=False)] = None,
     data_dir: DataDirOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Ensemble a run's folds (+ TTA) over the test set and write a validated submission."""
     from kaggle_kit.competition import Competition
@@ -314,19 +319,30 @@ def predict_cmd(
     from kaggle_kit.training import runs
     from kaggle_kit.training.predict import predict_run
 
+    if old_folds:
+        picked = " ".join(f"--fold {f}" for f in old_folds)
+        raise KKError("kk predict selects folds with --fold I (repeatable); --folds K is the number of folds "
+                      "(kk train)", hint=f"kk predict {run_dir} {picked}")
     run_dir = runs.require_run_dir(run_dir)
     info = runs.read_json(run_dir / runs.RUN_FILE) or {}
     ref = resolve_competition(info.get("competition"), data_dir)
-    announce(ref)
+    announce(ref, quiet=quiet or as_json)
     comp = Competition.open(ref.data_dir, slug=ref.slug)
-    with err_console.status("predicting..."):
-        res = predict_run(run_dir, comp, tta=tta, folds=fold, weighted=weighted, out=out,
-                          log=lambda s: err_console.print(f"[dim]{s}[/]"))
+    log = (lambda s: None) if quiet or as_json else (lambda s: err_console.print(f"[dim]{s}[/]"))
+    with err_console.status("predicting...") if not (quiet or as_json) else nullcontext():
+        res = predict_run(run_dir, comp, tta=tta, folds=fold, weighted=weighted, out=out, log=log)
+    if as_json:
+        return emit_json({"submission": str(res.submission_path), "probabilities": str(res.probs_path),
+                          "folds": res.folds, "weights": res.weights, "tta": res.tta, "rows": len(res.predicted),
+                          "label_counts": {str(k): int(v) for k, v in res.label_counts.items()}})
+    if quiet:
+        return console.print(str(res.submission_path), soft_wrap=True)
     w = ", ".join(f"{f}:{x:.3f}" for f, x in zip(res.folds, res.weights))
     console.print(f"ensemble of {len(res.folds)} fold(s) [{w}], TTA {res.tta} augmented pass(es)")
     console.print(f"[green]valid submission[/]: {res.submission_path} ({len(res.predicted)} rows; "
-                  f"labels {res.label_counts})")
-    console.print(f"probabilities: {res.probs_path}")
+                  f"labels {res.label_counts})", soft_wrap=True)
+    console.print(f"probabilities: {res.probs_path}", soft_wrap=True)
+    err_console.print(f"[dim]next: kk submit --file {res.submission_path} --wait[/]", soft_wrap=True)
 
 
 # --- kk recipes -----------------------------------------------------------------------------------------------
@@ -383,7 +399,7 @@ def augment_preview_cmd(
     overrides: SetOpt = None,
     n: Annotated[int, typer.Option("--n", help="Number of training images shown (one per class first).")] = 8,
     variants: Annotated[int, typer.Option("--variants", help="Augmented variants per image.")] = 8,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the images picked and of their augmentation.")] = 0,
     out: Annotated[Optional[Path], typer.Option("--out", help="PNG file (default: "
                                                 "runs/<competition>/augment-preview-<recipe>.png).",
                                                 show_default=False)] = None,
