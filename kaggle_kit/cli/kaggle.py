@@ -6,6 +6,7 @@ imported inside the commands so that `kk --help` does not pay for the official c
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -49,6 +50,8 @@ def download_cmd(
                                                  show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Download again even if the local copy is current.")] = False,
     data_dir: DataDirOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Download a competition's files into datasets/<competition>/, verified and unzipped (a no-op when current)."""
     from kaggle_kit.competition import detect_spec
@@ -59,11 +62,23 @@ def download_cmd(
         raise KKError("give either --path (the parent folder) or --data-dir (the competition's own folder)")
     ref = resolve_competition(competition, data_dir)
     folder = path / ref.slug if path is not None else ref.data_dir
-    err_console.print(f"[dim]competition:[/] [bold]{ref.slug}[/]{' (from kk.toml)' if ref.from_project else ''}"
-                      f"  [dim]into:[/] {folder}", soft_wrap=True)
+    silent = quiet or as_json
+    if not silent:
+        err_console.print(f"[dim]competition:[/] [bold]{ref.slug}[/]{' (from kk.toml)' if ref.from_project else ''}"
+                          f"  [dim]into:[/] {folder}", soft_wrap=True)
     client = KaggleClient()
-    with transfer_bar(err_console, f"downloading {ref.slug}.zip") as progress:
+    with transfer_bar(err_console, f"downloading {ref.slug}.zip") if not silent else nullcontext() as progress:
         result = download_competition(ref.slug, folder, force=force, client=client, progress=progress)
+    written = ensure_project(ref.slug, path if path is not None else "datasets", client.username)
+    if silent:
+        spec = detect_spec(folder, slug=ref.slug, load=True)
+        if as_json:
+            return emit_json({"competition": ref.slug, "folder": str(folder), "downloaded": result.downloaded,
+                              "files": result.files, "bytes_fetched": result.bytes_fetched,
+                              "seconds": round(result.seconds, 1), "kk_toml": str(written) if written else None,
+                              "train_rows": spec.train_rows, "test_rows": spec.test_rows,
+                              "classes": spec.num_classes})
+        return console.print(str(folder), soft_wrap=True)
     n = len(result.files)
     if result.downloaded:
         rate = result.bytes_fetched / result.seconds / 1e6 if result.seconds else 0.0
@@ -72,7 +87,6 @@ def download_cmd(
     else:
         console.print(f"{folder} is up to date ({n} files, {_size(result.total_bytes)}, same as on the server); "
                       "nothing downloaded (use --force to download again)", soft_wrap=True)
-    written = ensure_project(ref.slug, path if path is not None else "datasets", client.username)
     if written:
         console.print(f"wrote {written} (competition: [bold]{ref.slug}[/]); later commands can omit the competition",
                       soft_wrap=True)
@@ -185,13 +199,13 @@ def submit_cmd(
                       soft_wrap=True)
 
 
-def submissions_cmd(competition: CompetitionArg = None, as_json: JsonOpt = False) -> None:
+def submissions_cmd(competition: CompetitionArg = None, quiet: QuietOpt = False, as_json: JsonOpt = False) -> None:
     """List your submissions to a competition: date, description, status, public and private score."""
     from kaggle_kit import ledger
     from kaggle_kit.kaggle.client import KaggleClient
 
     ref = resolve_competition(competition)
-    announce(ref, quiet=as_json)
+    announce(ref, quiet=quiet or as_json)
     subs = KaggleClient().submissions(ref.slug)
     ledger.refresh_scores(ref.slug, subs)  # the scores just fetched also go into the runs' ledgers (kk runs)
     if as_json:

@@ -8,6 +8,7 @@ runs any rendered kernel here first, offline, the way the emulator (and Kaggle) 
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -21,6 +22,7 @@ from kaggle_kit.cli.common import (
     DataDirOpt,
     JsonOpt,
     LimitOpt,
+    QuietOpt,
     RecipeOpt,
     SetOpt,
     console,
@@ -64,12 +66,17 @@ def _print_tail(lines: list[str], title: str, style: str = "dim") -> None:
 class _Follow:
     """Renders the workflow's progress: pushes, a spinner while waiting, then each finished kernel's log tail."""
 
-    def __init__(self) -> None:
+    def __init__(self, quiet: bool = False) -> None:
         self.states: dict[str, str] = {}
         self.pushed_refs: list[str] = []  # OWNER/SLUG/VERSION of each kernel pushed, to follow it again
         self.spinner = None
-        self.progress = wf.Progress(on_note=_note, on_advice=self.advice, on_pushed=self.pushed,
+        self.quiet = quiet
+        self.progress = wf.Progress(on_note=self.note, on_advice=self.advice, on_pushed=self.pushed,
                                     on_status=self.status, on_log_tail=self.log_tail)
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            _note(text)
 
     @staticmethod
     def advice(text: str) -> None:
@@ -77,10 +84,13 @@ class _Follow:
 
     def pushed(self, k: wf.KernelReport) -> None:
         self.pushed_refs.append(f"{k.ref}/{k.version}" if k.version else k.ref)
-        err_console.print(f"pushed [bold]{k.ref}[/] version {k.version}: {k.url or ''}", soft_wrap=True)
+        if not self.quiet:
+            err_console.print(f"pushed [bold]{k.ref}[/] version {k.version}: {k.url or ''}", soft_wrap=True)
 
     def status(self, ref: str, status: str, elapsed: float) -> None:
         self.states[ref] = str(status)
+        if self.quiet:
+            return
         text = ", ".join(f"{r}: {s}" for r, s in self.states.items()) + f"  ({elapsed:.0f}s)"
         if self.spinner is None:
             self.spinner = err_console.status(text, spinner="dots")
@@ -95,6 +105,8 @@ class _Follow:
     def log_tail(self, k: wf.KernelReport, lines: list[str]) -> None:
         self.stop()
         complete = k.status == KernelStatus.COMPLETE
+        if self.quiet and complete and not k.problem:  # a failure is the result: shown even when quiet
+            return
         _print_tail(lines, f"{k.ref} v{k.version} log (last lines):", "dim" if complete else "red")
         if k.warning:
             err_console.print(f"[yellow]warning:[/] {k.warning}", soft_wrap=True)
@@ -158,6 +170,7 @@ def push_kernel_cmd(
     old_wait_timeout: Annotated[Optional[float], typer.Option("--wait-timeout", hidden=True,
                                                               help="Old name of --timeout.")] = None,
     data_dir: DataDirOpt = None,
+    quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Render a training or offline inference kernel, push it to Kaggle, and (--wait) bring its outputs home.
@@ -180,7 +193,7 @@ def push_kernel_cmd(
     client = None if render_only else wf.kaggle_client()
     shared = dict(competition=competition, run=run, data_dir=data_dir, owner=owner or owner_name(client),
                   accelerator=acc, internet=internet, public=public, slug=slug, command=command_line())
-    follow = _Follow()
+    follow = _Follow(quiet=quiet)
     if kind_ is wf.KernelKind.TRAIN:
         planning = plan_train_kernels(wf.TrainKernelRequest(
             recipe=recipe, config=config, folds=folds, fold=tuple(fold or ()), parallel=parallel, epochs=epochs,
@@ -192,7 +205,7 @@ def push_kernel_cmd(
         planning = plan_inference_kernel(wf.InferenceKernelRequest(weights=weights, tta=tta, weighted=weighted,
                                                                    **shared), follow.progress)
     kernels = wf.render_plans(planning, secret=wf.kaggle_secret(client))
-    for k in kernels:
+    for k in kernels if not quiet else ():
         err_console.print(f"rendered [bold]{k.ref}[/] into {k.build_dir}  ({acc.describe()}, internet "
                           f"{'on' if internet else 'off'}, {len(k.bundle.modules)} modules embedded"
                           + (f", template {k.template}" if k.template.parent.name == "kernels" else "") + ")",
@@ -213,7 +226,7 @@ def push_kernel_cmd(
         _interrupted(follow.pushed_refs)
     finally:
         follow.stop()
-    _render_push(report, wait, as_json)
+    _render_push(report, wait, as_json, quiet)
 
 
 def _interrupted(refs: list[str]) -> None:
@@ -228,7 +241,13 @@ def _interrupted(refs: list[str]) -> None:
     raise typer.Exit(130)
 
 
-def _render_push(report: wf.PushReport, waited: bool, as_json: bool) -> None:
+def _render_push(report: wf.PushReport, waited: bool, as_json: bool, quiet: bool = False) -> None:
+    if quiet and not as_json:
+        for k in report.kernels:
+            console.print(f"{k.ref}/{k.version}" if k.version else k.ref, soft_wrap=True)
+        if report.failed:
+            raise typer.Exit(1)
+        return
     if not waited:
         for k in report.kernels:
             _note(f"follow it with `kk kernel-status {k.ref} --follow`; fetch its outputs with "
@@ -315,13 +334,17 @@ def kernel_output_cmd(
                                                  "kernels/build/<slug>/output/).", show_default=False)] = None,
     install: Annotated[bool, typer.Option("--install/--no-install", help="Copy a training kernel's run folder "
                                           "into runs/.")] = True,
+    quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Download a kernel's output files and log; a training kernel's run folder goes into runs/."""
-    with err_console.status(f"downloading the outputs of {'/'.join(ref.split('/')[:2])}..."):
+    with err_console.status(f"downloading the outputs of {'/'.join(ref.split('/')[:2])}...") \
+            if not (quiet or as_json) else nullcontext():
         report = wf.fetch_kernel_output(wf.kaggle_client(), ref, path, install=install)
     if as_json:
         return emit_json(report.to_json())
+    if quiet:
+        return console.print(str(report.run_dir or report.path), soft_wrap=True)
     _print_tail(report.tail, "log (last lines):")
     console.print(f"{len(report.files)} file(s) in {report.path} ({report.status})", soft_wrap=True)
     if report.run_dir is not None:
@@ -340,9 +363,11 @@ def run_kernel_cmd(
     layout: Annotated[InputLayout, typer.Option("--layout", help="Mount layout under the input root: nested "
                                                 "(competitions/<slug>, datasets/<owner>/<slug>) or flat (<slug>).")]
     = InputLayout.NESTED,
-    timeout: Annotated[Optional[float], typer.Option("--session-timeout", "--timeout", help="The session's limit "
-                                                     "in seconds (kk stops the kernel then, as Kaggle would).",
+    timeout: Annotated[Optional[float], typer.Option("--session-timeout", help="The session's limit in seconds "
+                                                     "(kk stops the kernel then, as Kaggle would).",
                                                      show_default=False)] = None,
+    old_timeout: Annotated[Optional[float], typer.Option("--timeout", hidden=True,
+                                                         help="Old name of --session-timeout.")] = None,
     allow_weak_isolation: Annotated[bool, typer.Option("--allow-weak-isolation", help="Where `unshare -n` is not "
                                                        "available, block sockets with a Python audit hook instead "
                                                        "of refusing (weaker: subprocesses are not covered).")]
@@ -360,6 +385,7 @@ def run_kernel_cmd(
             err_console.print(f"[{style}]{entry['data'].rstrip()}[/]", markup=True, highlight=False, soft_wrap=True,
                               emoji=False)
 
+    timeout = timeout if timeout is not None else old_timeout
     result = run_rendered_kernel(folder, datasets_root, out, layout, timeout, allow_weak_isolation, on_line=show)
     ok = result.status == KernelStatus.COMPLETE
     if as_json:
@@ -385,32 +411,36 @@ def upload_weights_cmd(
     message: Annotated[str, typer.Option("--message", "-m", help="Version notes.")] = "",
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until Kaggle has the dataset ready.")] = True,
     poll_interval: PollOpt = None,
+    quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Publish a run's fold weights (+ config, spec, sha256 manifest) as a Kaggle dataset for offline inference."""
     from kaggle_kit.kernels.weights import dataset_target, newest_run, stage_weights, upload_weights
 
     client = wf.kaggle_client()
+    say = (lambda *_a, **_k: None) if quiet else err_console.print
     if run_dir is None:
         run_dir = newest_run()
-        err_console.print(f"[dim]run:[/] {run_dir} (newest with finished folds)", soft_wrap=True)
+        say(f"[dim]run:[/] {run_dir} (newest with finished folds)", soft_wrap=True)
     who, slug = dataset_target(dataset, client)
     staged = stage_weights(run_dir, who, slug, secret=wf.kaggle_secret(client))
-    err_console.print(f"staged {len(staged.files)} files in {staged.folder} (folds {staged.manifest['folds']} of "
+    say(f"staged {len(staged.files)} files in {staged.folder} (folds {staged.manifest['folds']} of "
                       f"run {staged.run_id})", soft_wrap=True)
-    if not as_json:
+    if not (as_json or quiet):
         table = Table(show_header=True, title=f"{staged.ref}", title_justify="left")
         for column, justify in (("file", "left"), ("bytes", "right"), ("sha256", "left")):
             table.add_column(column, justify=justify)
         for name, info in staged.manifest["files"].items():
             table.add_row(name, f"{info['bytes']:,}", info["sha256"][:16])
         err_console.print(table)
-    with err_console.status(f"uploading {staged.ref}..."):
+    with err_console.status(f"uploading {staged.ref}...") if not (quiet or as_json) else nullcontext():
         result = upload_weights(client, staged, message, wait=wait, poll=wf.poll_interval(client, poll_interval))
     if as_json:
         return emit_json({"ref": result.ref, "version": result.version, "created": result.created,
                           "status": result.status, "folder": str(staged.folder), "files": staged.files})
+    if quiet:
+        return console.print(result.ref, soft_wrap=True)
     what = "created" if result.created else f"new version {result.version or ''}".rstrip()
     console.print(f"{result.ref} ({what}, {result.status})", soft_wrap=True)
-    console.print(f"[dim]next: kk push-kernel inference {staged.manifest['competition']} --weights {result.ref} "
+    err_console.print(f"[dim]next: kk push-kernel inference {staged.manifest['competition']} --weights {result.ref} "
                   "--no-internet --wait[/]", soft_wrap=True)

@@ -66,9 +66,10 @@ class RichReporter(Reporter):
     """Rich progress for `kk train`: an overall bar (every fold's steps), a bar per fold and per epoch, each with
     its ETA and rate; "compiling the model..." until the first step; a line per epoch; a summary."""
 
-    def __init__(self, quiet: bool = False):
-        self.quiet = quiet
-        self.wants_batches = not quiet
+    def __init__(self, quiet: bool = False, as_json: bool = False):
+        self.quiet = quiet or as_json
+        self.as_json = as_json
+        self.wants_batches = not self.quiet
         self.progress: Progress | None = None
         self.overall_task = None
         self.fold_task = None
@@ -158,6 +159,14 @@ class RichReporter(Reporter):
 
     def on_run_end(self, result) -> None:
         self.close()
+        if self.as_json:
+            m = result.metrics
+            return emit_json({"run_dir": str(result.run_dir), "cv_accuracy": m.get("cv_accuracy"),
+                              "folds_done": m.get("folds_done"), "folds": m.get("folds"),
+                              "complete": bool(m.get("complete")), "seconds": round(result.seconds, 1),
+                              "fold_results": [{"fold": r.fold, "status": r.status.value,
+                                                "val_accuracy": r.val_accuracy, "best_epoch": r.best_epoch}
+                                               for r in result.folds]})
         console.print(fold_table(result))
         m = result.metrics
         if m.get("cv_accuracy") is not None:
@@ -229,6 +238,7 @@ def train_cmd(
     mixed_precision: Annotated[bool, typer.Option("--mixed-precision", help="float16 compute on GPU.")] = False,
     show_config: Annotated[bool, typer.Option("--show-config", help="Print the resolved recipe and exit.")] = False,
     data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Train a recipe's K folds (or --fold I) into a run folder; re-running it resumes where it stopped."""
     from kaggle_kit.config import to_toml
@@ -252,10 +262,10 @@ def train_cmd(
         return
     if competition is None and base is not None:  # resuming: the run knows its competition
         competition = (runs.read_json(run_dir / runs.RUN_FILE) or {}).get("competition")
-    comp = _open_competition(competition, data_dir, quiet=quiet)
+    comp = _open_competition(competition, data_dir, quiet=quiet or as_json)
     if run_dir is None:
         run_dir = runs.new_run_dir(comp.spec.slug, cfg.name)
-    reporter = RichReporter(quiet=quiet)
+    reporter = RichReporter(quiet=quiet, as_json=as_json)
     try:
         train_run(comp, cfg, run_dir, folds_to_train=fold, reporter=reporter)
     except KeyboardInterrupt:
@@ -283,14 +293,23 @@ def lr_find_cmd(
                                           "the loss diverges).")] = 1.0,
     overrides: SetOpt = None,
     data_dir: DataDirOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Sweep the learning rate exponentially on the recipe's model and print the suggested range."""
     from kaggle_kit.training.lr_finder import lr_find_run
 
     cfg = resolve_recipe(recipe, config, flag_overrides(limit=limit) + list(overrides or []))
-    comp = _open_competition(competition, data_dir)
-    with err_console.status(f"sweeping the learning rate {min_lr:g} .. {max_lr:g} over {steps} steps..."):
+    comp = _open_competition(competition, data_dir, quiet=quiet or as_json)
+    with err_console.status(f"sweeping the learning rate {min_lr:g} .. {max_lr:g} over {steps} steps...") \
+            if not (quiet or as_json) else nullcontext():
         found = lr_find_run(comp, cfg, out_dir=run_dir, steps=steps, min_lr=min_lr, max_lr=max_lr)
+    if as_json:
+        r = found.result
+        return emit_json({"suggested_lr": found.suggested_lr, "low": r.low, "high": r.high, "diverged": r.diverged,
+                          "json": str(found.json_path), "png": str(found.png_path)})
+    if quiet:
+        return console.print(f"{found.suggested_lr:.2e}")
     console.print(found.summary())
     console.print(f"saved {found.json_path} and {found.png_path}")
     console.print(f"[dim]recipes with optimizer.lr = \"finder\" now train at {found.suggested_lr:.2e}[/]")
@@ -404,6 +423,8 @@ def augment_preview_cmd(
                                                 "runs/<competition>/augment-preview-<recipe>.png).",
                                                 show_default=False)] = None,
     data_dir: DataDirOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Write a PNG grid of augmented training samples as the recipe's augmentation produces them."""
     import numpy as np
@@ -414,7 +435,7 @@ def augment_preview_cmd(
     if n < 1 or variants < 1:
         raise KKError("--n and --variants must be at least 1")
     cfg = resolve_recipe(recipe, config, list(overrides or []))
-    comp = _open_competition(competition, data_dir)
+    comp = _open_competition(competition, data_dir, quiet=quiet or as_json)
     x, y = comp.train_arrays()
     rng = np.random.default_rng(seed)
     firsts = [int(rng.choice(np.flatnonzero(y == c))) for c in np.unique(y)][:n]
@@ -423,4 +444,6 @@ def augment_preview_cmd(
     picked = np.asarray(firsts + [int(i) for i in rest])
     out = out or runs_base() / comp.spec.slug / f"augment-preview-{cfg.name}.png"
     path = preview_grid(x[picked], cfg.augment, out, n_variants=variants, seed=seed)
+    if as_json:
+        return emit_json({"png": str(path), "recipe": cfg.name, "images": len(picked), "variants": variants})
     console.print(str(path))
