@@ -56,3 +56,19 @@ def test_train_bars_show_the_eta_and_rate_and_name_the_compile_wait(tmp_path):
     assert re.search(r"epoch 1 .*eta \d+:\d\d:\d\d", out), out  # a real estimate, not a placeholder
     assert re.search(r"fold 0 .*eta \d+:\d\d:\d\d", out), out
     assert re.search(r"\d+(\.\d)? img/s", out)
+
+    # predict on the same run: a bar over fold x pass with its ETA, then the next step
+    code, out = run_in_pty([str(KK), "predict", str(tmp_path / "r1"), "--tta", "1", "--data-dir", str(data)], tmp_path)
+    assert code == 0, out
+    assert re.search(r"predicting \(fold x pass\) .*2/2", out), out
+    assert f"next: kk submit --file {tmp_path / 'r1' / 'submission.csv'} --wait" in " ".join(out.split()), out
+
+
+@pytest.mark.slow
+def test_lr_find_shows_a_bar_with_an_eta(tmp_path):
+    data = write_competition(tmp_path / "store", n_train=300, n_test=40) / "digit-recognizer" / "data"
+    code, out = run_in_pty([str(KK), "lr-find", "digit-recognizer", "--data-dir", str(data), "--limit", "200",
+                            "--steps", "30"], tmp_path)
+    assert code == 0, out
+    assert re.search(r"lr sweep .*\d+/30 eta \d+:\d\d:\d\d", out), out
+    assert "suggested learning rate" in out

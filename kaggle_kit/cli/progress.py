@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     ProgressColumn,
     SpinnerColumn,
@@ -96,8 +97,28 @@ def training_progress(console: Console) -> Progress:
                     RateColumn(), TextColumn("{task.fields[stats]}"), console=console, transient=False)
 
 
-def step_progress(console: Console, description: str, unit: str = "steps/s") -> Progress:
-    """A bar for a known number of steps with ETA and rate (lr-find's sweep, predict's batches)."""
-    progress = Progress(TextColumn("{task.description}"), BarColumn(bar_width=24), TaskProgressColumn(), EtaColumn(),
-                        RateColumn(unit), console=console, transient=True)
-    return progress
+@contextmanager
+def step_bar(console: Console, description: str, unit: str = "steps/s",
+             quiet: bool = False) -> Iterator[Callable[[int, int], None]]:
+    """A bar for a known number of steps with ETA and rate (lr-find's sweep, predict's passes); yields the
+    `on_step(done, total)` callback the library calls. It appears with the first call; quiet draws nothing."""
+    if quiet:
+        yield lambda _done, _total: None
+        return
+    bar = Progress(TextColumn("{task.description}"), BarColumn(bar_width=24), MofNCompleteColumn(), EtaColumn(),
+                   RateColumn(unit), TimeElapsedColumn(), console=console, transient=False)
+    task = bar.add_task(description, total=None)
+    started = False
+
+    def update(done: int, total: int) -> None:
+        nonlocal started
+        if not started:
+            bar.start()
+            started = True
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if started:
+            bar.stop()

@@ -6,7 +6,6 @@ itself only talks to a `Reporter`).
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -28,7 +27,7 @@ from kaggle_kit.cli.common import (
     emit_json,
     err_console,
 )
-from kaggle_kit.cli.progress import training_progress
+from kaggle_kit.cli.progress import step_bar, training_progress
 from kaggle_kit.config import flag_overrides
 from kaggle_kit.errors import KKError
 from kaggle_kit.training.config import ExtraData
@@ -301,9 +300,11 @@ def lr_find_cmd(
 
     cfg = resolve_recipe(recipe, config, flag_overrides(limit=limit) + list(overrides or []))
     comp = _open_competition(competition, data_dir, quiet=quiet or as_json)
-    with err_console.status(f"sweeping the learning rate {min_lr:g} .. {max_lr:g} over {steps} steps...") \
-            if not (quiet or as_json) else nullcontext():
-        found = lr_find_run(comp, cfg, out_dir=run_dir, steps=steps, min_lr=min_lr, max_lr=max_lr)
+    if not (quiet or as_json):
+        err_console.print(f"[dim]sweeping the learning rate {min_lr:g} .. {max_lr:g} over {steps} steps "
+                          "(compiling the model first)...[/]")
+    with step_bar(err_console, "lr sweep", quiet=quiet or as_json) as on_step:
+        found = lr_find_run(comp, cfg, out_dir=run_dir, steps=steps, min_lr=min_lr, max_lr=max_lr, on_step=on_step)
     if as_json:
         r = found.result
         return emit_json({"suggested_lr": found.suggested_lr, "low": r.low, "high": r.high, "diverged": r.diverged,
@@ -348,8 +349,8 @@ def predict_cmd(
     announce(ref, quiet=quiet or as_json)
     comp = Competition.open(ref.data_dir, slug=ref.slug)
     log = (lambda s: None) if quiet or as_json else (lambda s: err_console.print(f"[dim]{s}[/]"))
-    with err_console.status("predicting...") if not (quiet or as_json) else nullcontext():
-        res = predict_run(run_dir, comp, tta=tta, folds=fold, weighted=weighted, out=out, log=log)
+    with step_bar(err_console, "predicting (fold x pass)", unit="passes/s", quiet=quiet or as_json) as on_step:
+        res = predict_run(run_dir, comp, tta=tta, folds=fold, weighted=weighted, out=out, log=log, on_step=on_step)
     if as_json:
         return emit_json({"submission": str(res.submission_path), "probabilities": str(res.probs_path),
                           "folds": res.folds, "weights": res.weights, "tta": res.tta, "rows": len(res.predicted),

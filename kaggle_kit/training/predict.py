@@ -118,8 +118,11 @@ def _predict_fold(path: Path, passes: list[np.ndarray], num_classes: int, batch_
 
 def predict_run(run_dir: str | Path, competition: Competition, tta: int | None = None,
                 folds: list[int] | None = None, weighted: bool = False, out: str | Path | None = None,
-                batch_size: int = 512, log: Callable[[str], None] | None = None) -> PredictionResult:
+                batch_size: int = 512, log: Callable[[str], None] | None = None,
+                on_step: Callable[[int, int], None] | None = None) -> PredictionResult:
     """Ensemble the run's folds (with `tta` augmented passes; default: the recipe's `tta`) into a submission.
+
+    `on_step(done, total)` is called as each fold's passes finish (done and total in passes over the test set).
 
     Writes `out` (default `RUN_DIR/submission.csv`, validated) and `test_probs.npy` beside it.
     """
@@ -143,9 +146,14 @@ def predict_run(run_dir: str | Path, competition: Competition, tta: int | None =
     passes = tta_passes(images, recipe.augment, tta, seed=recipe.seed) if tta else [images]
     k = competition.spec.num_classes
     probs = np.zeros((len(images), k), np.float64)
-    for (f, path), w in zip(models.items(), weights):
+    total = len(models) * len(passes)
+    if on_step:
+        on_step(0, total)
+    for i, ((f, path), w) in enumerate(zip(models.items(), weights)):
         log(f"fold {f}: predicting {len(images)} test images x {len(passes)} pass(es) with {path.name}")
         probs += w * _predict_fold(path, passes, k, batch_size)
+        if on_step:
+            on_step((i + 1) * len(passes), total)
     probs = probs.astype(np.float32)
     predicted = np.argmax(probs, axis=1)
     out = Path(out) if out else run_dir / SUBMISSION
