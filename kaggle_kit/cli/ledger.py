@@ -11,7 +11,16 @@ import typer
 from rich import box
 from rich.table import Table
 
-from kaggle_kit.cli.common import CompetitionArg, JsonOpt, KKGroup, QuietOpt, announce, console, emit_json
+from kaggle_kit.cli.common import (
+    CompetitionArg,
+    JsonOpt,
+    KKGroup,
+    QuietOpt,
+    announce,
+    console,
+    emit_json,
+    err_console,
+)
 
 WideOpt = Annotated[bool, typer.Option("--wide", help="Every column, however wide the terminal (default: the "
                                        "columns that fit).")]
@@ -85,8 +94,9 @@ def runs_list_cmd(
             raise KKError("--plot needs a competition (name one, or run kk init)")
         png = ledger.plot_cv_vs_public(rows, runs_base() / competition / "cv-vs-public.png")
     if as_json:
-        return emit_json([r.to_dict() for r in rows] if png is None
-                         else {"runs": [r.to_dict() for r in rows], "plot": str(png)})
+        if png is not None:
+            err_console.print(f"plot: {png}", soft_wrap=True)  # stdout keeps one shape: the list of runs
+        return emit_json([r.to_dict() for r in rows])
     if not rows:
         console.print(f"no runs{' for ' + competition if competition else ''} yet (kk train ...)")
         return
