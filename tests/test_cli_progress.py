@@ -1,5 +1,5 @@
 """What a person at a terminal sees while `kk train` works: run in a pseudo-terminal (rich draws its live bars only
-on a terminal), on a few hundred real digits, 2 epochs of one fold."""
+on a terminal), on a few hundred real digits, 1 epoch of each of 2 folds."""
 
 from __future__ import annotations
 
@@ -49,18 +49,20 @@ def run_in_pty(args: list[str], cwd: Path, timeout: float = 300) -> tuple[int, s
 @pytest.mark.slow
 def test_train_bars_show_the_eta_and_rate_and_name_the_compile_wait(tmp_path):
     data = write_competition(tmp_path / "store", n_train=300, n_test=40) / "digit-recognizer" / "data"
-    code, out = run_in_pty([str(KK), "train", "digit-recognizer", "--data-dir", str(data), "--folds", "2", "--fold",
-                            "0", "--epochs", "2", "--batch-size", "16", "--run-dir", str(tmp_path / "r1")], tmp_path)
+    code, out = run_in_pty([str(KK), "train", "digit-recognizer", "--data-dir", str(data), "--folds", "2",
+                            "--epochs", "1", "--batch-size", "16", "--run-dir", str(tmp_path / "r1")], tmp_path)
     assert code == 0, out
     assert "compiling the model..." in out
     assert re.search(r"epoch 1 .*eta \d+:\d\d:\d\d", out), out  # a real estimate, not a placeholder
-    assert re.search(r"fold 0 .*eta \d+:\d\d:\d\d", out), out
+    assert re.search(r"fold 1 .*eta \d+:\d\d:\d\d", out), out
+    assert re.search(r"all folds .*eta \d+:\d\d:\d\d", out), out
     assert re.search(r"\d+(\.\d)? img/s", out)
+    assert f"next: kk predict {tmp_path / 'r1'}" in " ".join(out.split()), out
 
     # predict on the same run: a bar over fold x pass with its ETA, then the next step
     code, out = run_in_pty([str(KK), "predict", str(tmp_path / "r1"), "--tta", "1", "--data-dir", str(data)], tmp_path)
     assert code == 0, out
-    assert re.search(r"predicting \(fold x pass\) .*2/2", out), out
+    assert re.search(r"predicting \(fold x pass\) .*4/4", out), out
     assert f"next: kk submit --file {tmp_path / 'r1' / 'submission.csv'} --wait" in " ".join(out.split()), out
 
 

@@ -21,6 +21,7 @@ from kaggle_kit.cli.common import (
     emit_json,
     err_console,
 )
+from kaggle_kit.errors import KKError
 
 WideOpt = Annotated[bool, typer.Option("--wide", help="Every column, however wide the terminal (default: the "
                                        "columns that fit).")]
@@ -77,22 +78,14 @@ def runs_list_cmd(
     from kaggle_kit.training.runs import runs_base
 
     competition = _competition(competition)
+    if (refresh or plot) and competition is None:
+        raise KKError(f"{'--refresh' if refresh else '--plot'} needs a competition (name one, or run kk init)")
     if refresh:
         from kaggle_kit.kaggle.client import KaggleClient
 
-        if competition is None:
-            from kaggle_kit.errors import KKError
-
-            raise KKError("--refresh needs a competition (name one, or run kk init)")
         ledger.refresh_scores(competition, KaggleClient().submissions(competition))
     rows = ledger.ledger_rows(competition)
-    png = None
-    if plot:
-        if competition is None:
-            from kaggle_kit.errors import KKError
-
-            raise KKError("--plot needs a competition (name one, or run kk init)")
-        png = ledger.plot_cv_vs_public(rows, runs_base() / competition / "cv-vs-public.png")
+    png = ledger.plot_cv_vs_public(rows, runs_base() / competition / "cv-vs-public.png") if plot else None
     if as_json:
         if png is not None:
             err_console.print(f"plot: {png}", soft_wrap=True)  # stdout keeps one shape: the list of runs

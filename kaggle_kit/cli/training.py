@@ -75,6 +75,7 @@ class RichReporter(Reporter):
         self.epoch_task = None
         self.folds_left = 0
         self.fold_size = 0  # steps of a whole fold: the folds still to come are assumed as long
+        self.overall_done = 0  # steps the overall bar has counted
 
     def close(self) -> None:
         if self.progress is not None:
@@ -121,6 +122,7 @@ class RichReporter(Reporter):
         for task in (self.fold_task, self.overall_task):
             if task is not None:
                 self.progress.advance(task, 1)
+        self.overall_done += 1
 
     def on_epoch_end(self, fold: int, epoch: int, logs: dict) -> None:
         if self.progress is None:
@@ -138,8 +140,7 @@ class RichReporter(Reporter):
                 self.progress.remove_task(self.epoch_task)
                 self.epoch_task = None
             if self.fold_task is not None:
-                task = self.progress.tasks[self.fold_task]
-                self.progress.update(self.fold_task, completed=task.total, stats=f"val_acc "
+                self.progress.update(self.fold_task, completed=self.fold_size, stats=f"val_acc "
                                      f"{result.val_accuracy:.4f} (best epoch {result.best_epoch})")
                 self.fold_task = None
             if result.status is FoldStatus.SKIPPED:
@@ -152,9 +153,8 @@ class RichReporter(Reporter):
         (early stopping and skipped folds shrink it as they happen)."""
         if self.progress is None or self.overall_task is None:
             return
-        task = self.progress.tasks[self.overall_task]
         later = max(0, self.folds_left - (1 if current_fold_left else 0)) * self.fold_size
-        self.progress.update(self.overall_task, total=task.completed + current_fold_left + later)
+        self.progress.update(self.overall_task, total=self.overall_done + current_fold_left + later)
 
     def on_run_end(self, result) -> None:
         self.close()
