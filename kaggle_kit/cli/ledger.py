@@ -41,7 +41,7 @@ class RunsGroup(KKGroup):
 
 
 runs_app = typer.Typer(cls=RunsGroup, help="The run ledger: runs with recipe, CV, public and private score, rank "
-                       "at submission and your note (kk runs [COMPETITION]; kk runs note RUN TEXT).",
+                       "at submission and your note. `kk runs [COMPETITION]` lists (options: kk runs list --help); `kk runs note RUN TEXT` tags a run.",
                        no_args_is_help=False, invoke_without_command=True)
 
 

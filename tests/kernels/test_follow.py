@@ -59,3 +59,22 @@ def test_ctrl_c_while_following_says_the_kernel_keeps_running(emulator, tmp_path
     assert f"kk kernel-status {ref} --follow" in err
     status = kaggle(env, "kernels", "status", ref).stdout
     assert "RUNNING" in status or "QUEUED" in status  # only kk stopped
+
+
+def test_ctrl_c_while_push_kernel_waits_names_the_command_to_follow_again(project, monkeypatch):
+    """The push is real up to the wait; the wait is where Ctrl-C lands (simulated: a real kernel would train)."""
+    from typer.testing import CliRunner
+
+    from kaggle_kit.cli import app
+    from kaggle_kit.kernels import workflow as wf
+
+    def push_then_interrupted(client, kernels, planning, options, progress):
+        assert options.wait
+        progress.on_pushed(wf.KernelReport(planning.kind, kernels[0].ref, kernels[0].build_dir, 7))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(wf, "push_and_follow", push_then_interrupted)
+    result = CliRunner().invoke(app, ["push-kernel", "train", "--limit", "100", "--epochs", "1", "--wait"])
+    assert result.exit_code == 130, result.output
+    assert "keeps running on Kaggle" in result.output
+    assert "kk kernel-status local/digit-recognizer-kk-train/7 --follow" in result.output
