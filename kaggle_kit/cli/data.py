@@ -44,7 +44,7 @@ def info(competition: CompetitionArg = None, data_dir: DataDirOpt = None, quiet:
          as_json: JsonOpt = False) -> None:
     """Detect and validate a competition's files: submission format, classes, image shape, extra data."""
     ref = resolve_competition(competition, data_dir)
-    announce(ref, quiet=quiet or as_json)
+    announce(ref, quiet=quiet)  # on stderr: a --json reader still sees where the competition came from
     with console.status("loading and validating every file...", spinner="dots") if not (as_json or quiet) else _null():
         spec = detect_spec(ref.data_dir, slug=ref.slug, load=True, labels=ref.labels)
     if as_json:
