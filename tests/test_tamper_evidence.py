@@ -50,3 +50,17 @@ def test_a_truncated_manifest_is_an_error_not_replaced(tmp_path):
     assert result.exit_code != 0 and "manifest.json: damaged" in result.output
     assert "Traceback" not in result.output
     assert (run / runs.MANIFEST_FILE).read_text() == text[:40]
+
+
+def test_predicting_another_competition_needs_allow_other_data(tmp_path):
+    kannada = write_competition(tmp_path / "k", layout="kannada", n_train=200, n_test=40) / "Kannada-MNIST" / "data"
+    digits = write_competition(tmp_path / "d", n_train=200, n_test=40, seed=1) / "digit-recognizer" / "data"
+    run = tmp_path / "run"
+    assert kk("train", "Kannada-MNIST", "--data-dir", kannada, "--recipe", "knn", "--folds", 2,
+              "--run-dir", run).exit_code == 0
+    refused = kk("predict", run, "--data-dir", digits, "--out", tmp_path / "s.csv")
+    assert refused.exit_code != 0 and "trained on" in refused.output and "--allow-other-data" in refused.output
+    assert not (tmp_path / "s.csv").exists()
+    allowed = kk("predict", run, "--data-dir", digits, "--out", tmp_path / "s.csv",
+                 "--allow-other-data")
+    assert allowed.exit_code == 0, allowed.output

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from kaggle_kit import __version__, tf_logging
-from kaggle_kit.cli import data, demo, emulator, kaggle, kernels, training
+from kaggle_kit.cli import data, demo, emulator, kaggle, kernels, ledger, training
 from kaggle_kit.cli.common import KKGroup, console
 
 app = typer.Typer(
@@ -26,7 +26,7 @@ app = typer.Typer(
 )
 
 # Workflow order: the order `kk --help` lists them in.
-AREAS = (data, kaggle, training, kernels, emulator, demo)
+AREAS = (data, kaggle, training, ledger, kernels, emulator, demo)
 
 
 def _version(value: bool) -> None:

@@ -27,7 +27,7 @@ def demo(
     workdir: Annotated[Path, typer.Option(help="Folder for the demo's project, emulator state and outputs "
                                                "(wiped first).")] = Path("kk-demo"),
     epochs: Annotated[int, typer.Option(help="Epochs per fold.")] = 12,
-    folds: Annotated[int, typer.Option(help="Folds to train.")] = 2,
+    folds: Annotated[int, typer.Option(help="Number of folds K to train.")] = 2,
 ) -> None:
     """Run the whole loop offline: download, train, upload weights, offline inference kernel, submit."""
     from kaggle_kit.demo import run_demo

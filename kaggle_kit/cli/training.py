@@ -1,4 +1,4 @@
-"""`kk train`, `kk lr-find`, `kk predict`, `kk runs`, `kk augment-preview`, `kk recipes`: the training engine.
+"""`kk train`, `kk lr-find`, `kk predict`, `kk augment-preview`, `kk recipes`: the training engine.
 
 Commands parse flags into a recipe, call `kaggle_kit.training`, and render progress with rich (the library
 itself only talks to a `Reporter`).
@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from kaggle_kit.cli.common import (
@@ -27,6 +27,7 @@ from kaggle_kit.cli.common import (
     emit_json,
     err_console,
 )
+from kaggle_kit.cli.progress import step_bar, training_progress
 from kaggle_kit.config import flag_overrides
 from kaggle_kit.errors import KKError
 from kaggle_kit.training.config import ExtraData
@@ -39,7 +40,6 @@ def register(app: typer.Typer) -> None:
     app.command("train")(train_cmd)
     app.command("lr-find")(lr_find_cmd)
     app.command("predict")(predict_cmd)
-    app.command("runs")(runs_cmd)
     app.command("recipes")(recipes_cmd)
     app.command("augment-preview")(augment_preview_cmd)
     app.command("blend")(blend_cmd)
@@ -63,14 +63,20 @@ def _fmt(x, spec: str = ".4f") -> str:
 # --- kk train -------------------------------------------------------------------------------------------------
 
 class RichReporter(Reporter):
-    """Rich progress for `kk train`: a bar per fold (epochs) and per epoch (steps), a line per epoch, a summary."""
+    """Rich progress for `kk train`: an overall bar (every fold's steps), a bar per fold and per epoch, each with
+    its ETA and rate; "compiling the model..." until the first step; a line per epoch; a summary."""
 
-    def __init__(self, quiet: bool = False):
-        self.quiet = quiet
-        self.wants_batches = not quiet
+    def __init__(self, quiet: bool = False, as_json: bool = False):
+        self.quiet = quiet or as_json
+        self.as_json = as_json
+        self.wants_batches = not self.quiet
         self.progress: Progress | None = None
+        self.overall_task = None
         self.fold_task = None
         self.epoch_task = None
+        self.folds_left = 0
+        self.fold_size = 0  # steps of a whole fold: the folds still to come are assumed as long
+        self.overall_done = 0  # steps the overall bar has counted
 
     def close(self) -> None:
         if self.progress is not None:
@@ -89,9 +95,8 @@ class RichReporter(Reporter):
         err_console.print(f"[dim]recipe:[/] [bold]{info['recipe']}[/] (lr {lr} from {info['lr_source']})  "
                           f"[dim]folds:[/] {info['folds_to_train']} of {info['folds']}  [dim]rows:[/] {info['n_rows']}")
         err_console.print(f"[dim]run:[/] {info['run_dir']}")
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(bar_width=30), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), TextColumn("{task.fields[stats]}"), console=err_console,
-                                 transient=False)
+        self.folds_left = len(info["folds_to_train"])
+        self.progress = training_progress(err_console)
         self.progress.start()
 
     def on_fold_start(self, fold: int, info: dict) -> None:
@@ -99,10 +104,17 @@ class RichReporter(Reporter):
             return
         what = f" (resuming at epoch {info['initial_epoch'] + 1})" if info["resumed"] else ""
         self.message(f"fold {fold}: {info['n_train']} train / {info['n_val']} val{what}")
-        self.fold_task = self.progress.add_task(f"fold {fold}", total=info["epochs"],
-                                                completed=info["initial_epoch"], stats="")
-        self.epoch_task = self.progress.add_task(f"  epoch {info['initial_epoch'] + 1}",
-                                                 total=info["steps_per_epoch"], stats="")
+        steps, epochs, done = info["steps_per_epoch"], info["epochs"], info["initial_epoch"]
+        per_step = info["n_train"] / max(1, steps)  # images a step trains on, for the img/s rate
+        if self.overall_task is None and self.folds_left > 1:
+            self.overall_task = self.progress.add_task("all folds", total=None, stats="", per_step=per_step)
+        self.fold_size = epochs * steps
+        self._overall_total((epochs - done) * steps)
+        self.fold_task = self.progress.add_task(f"fold {fold}", total=epochs * steps, completed=done * steps,
+                                                stats="", per_step=per_step)
+        # Keras builds and traces the model on the first step: that wait is named, not shown as a stuck bar.
+        self.epoch_task = self.progress.add_task("  compiling the model...", total=steps, stats="",
+                                                 per_step=per_step)
 
     def on_plan(self, fold: int, plan: dict) -> None:
         from kaggle_kit.training.reporting import plan_line
@@ -112,8 +124,13 @@ class RichReporter(Reporter):
         self.message(plan_line(fold, plan))
 
     def on_batch_end(self, fold: int, epoch: int, step: int, steps: int) -> None:
-        if self.progress is not None and self.epoch_task is not None:
-            self.progress.update(self.epoch_task, completed=step, description=f"  epoch {epoch}")
+        if self.progress is None or self.epoch_task is None:
+            return
+        self.progress.update(self.epoch_task, completed=step, description=f"  epoch {epoch}")
+        for task in (self.fold_task, self.overall_task):
+            if task is not None:
+                self.progress.advance(task, 1)
+        self.overall_done += 1
 
     def on_epoch_end(self, fold: int, epoch: int, logs: dict) -> None:
         if self.progress is None:
@@ -122,7 +139,7 @@ class RichReporter(Reporter):
                  f"{_fmt(logs.get('val_loss'))} val_acc {_fmt(logs.get('val_accuracy'))} lr "
                  f"{_fmt(logs.get('lr'), '.1e')} {logs.get('images_per_sec', 0):,.0f} img/s")
         self.progress.console.print(f"fold {fold} epoch {epoch}: {stats}", highlight=False, soft_wrap=True)
-        self.progress.update(self.fold_task, completed=epoch, stats=f"val_acc {_fmt(logs.get('val_accuracy'))}")
+        self.progress.update(self.fold_task, stats=f"val_acc {_fmt(logs.get('val_accuracy'))}")
         self.progress.reset(self.epoch_task, description=f"  epoch {epoch + 1}")
 
     def on_fold_end(self, fold: int, result) -> None:
@@ -131,14 +148,32 @@ class RichReporter(Reporter):
                 self.progress.remove_task(self.epoch_task)
                 self.epoch_task = None
             if self.fold_task is not None:
-                self.progress.update(self.fold_task, stats=f"val_acc {result.val_accuracy:.4f} "
-                                     f"(best epoch {result.best_epoch})")
+                self.progress.update(self.fold_task, completed=self.fold_size, stats=f"val_acc "
+                                     f"{result.val_accuracy:.4f} (best epoch {result.best_epoch})")
                 self.fold_task = None
             if result.status is FoldStatus.SKIPPED:
                 self.message(f"fold {fold}: already done (val accuracy {result.val_accuracy:.4f}), skipped")
+            self.folds_left -= 1
+            self._overall_total(0)
+
+    def _overall_total(self, current_fold_left: int) -> None:
+        """What the overall bar has left: this fold's remaining steps, and each fold to come as long as this one
+        (early stopping and skipped folds shrink it as they happen)."""
+        if self.progress is None or self.overall_task is None:
+            return
+        later = max(0, self.folds_left - (1 if current_fold_left else 0)) * self.fold_size
+        self.progress.update(self.overall_task, total=self.overall_done + current_fold_left + later)
 
     def on_run_end(self, result) -> None:
         self.close()
+        if self.as_json:
+            m = result.metrics
+            return emit_json({"run_dir": str(result.run_dir), "cv_accuracy": m.get("cv_accuracy"),
+                              "folds_done": m.get("folds_done"), "folds": m.get("folds"),
+                              "complete": bool(m.get("complete")), "seconds": round(result.seconds, 1),
+                              "fold_results": [{"fold": r.fold, "status": r.status.value,
+                                                "val_accuracy": r.val_accuracy, "best_epoch": r.best_epoch}
+                                               for r in result.folds]})
         console.print(fold_table(result))
         m = result.metrics
         if m.get("cv_accuracy") is not None:
@@ -150,6 +185,10 @@ class RichReporter(Reporter):
         if not m.get("complete"):
             console.print(f"[yellow]{m['folds'] - len(m['folds_done'])} fold(s) not trained yet[/]; "
                           f"continue with: kk train --run-dir {result.run_dir}")
+        elif not self.quiet:
+            plots = Path(result.run_dir) / "plots"
+            err_console.print(f"[dim]plots: {plots}/ (curves, confusion, per_class, misclassified)\n"
+                              f"next: kk predict {result.run_dir}[/]", soft_wrap=True)
 
 
 def _rate(x) -> str:
@@ -217,6 +256,7 @@ def train_cmd(
     mixed_precision: Annotated[bool, typer.Option("--mixed-precision", help="float16 compute on GPU.")] = False,
     show_config: Annotated[bool, typer.Option("--show-config", help="Print the resolved recipe and exit.")] = False,
     data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Train a recipe's K folds (or --fold I) into a run folder; re-running it resumes where it stopped."""
     from kaggle_kit.config import to_toml
@@ -242,10 +282,10 @@ def train_cmd(
         return
     if competition is None and base is not None:  # resuming: the run knows its competition
         competition = (runs.read_json(run_dir / runs.RUN_FILE) or {}).get("competition")
-    comp = _open_competition(competition, data_dir, quiet=quiet)
+    comp = _open_competition(competition, data_dir, quiet=quiet or as_json)
     if run_dir is None:
         run_dir = runs.new_run_dir(comp.spec.slug, cfg.name)
-    reporter = RichReporter(quiet=quiet)
+    reporter = RichReporter(quiet=quiet, as_json=as_json)
     try:
         train_run(comp, cfg, run_dir, folds_to_train=fold, reporter=reporter)
     except KeyboardInterrupt:
@@ -300,18 +340,30 @@ def lr_find_cmd(
                                                     "runs/<competition>/lr-find/<timestamp>/).",
                                                     show_default=False)] = None,
     steps: Annotated[int, typer.Option("--steps", help="Number of training steps in the sweep.")] = 200,
-    min_lr: Annotated[float, typer.Option("--min-lr")] = 1e-7,
-    max_lr: Annotated[float, typer.Option("--max-lr")] = 1.0,
+    min_lr: Annotated[float, typer.Option("--min-lr", help="Learning rate the sweep starts at.")] = 1e-7,
+    max_lr: Annotated[float, typer.Option("--max-lr", help="Learning rate the sweep ends at (it stops early when "
+                                          "the loss diverges).")] = 1.0,
     overrides: SetOpt = None,
     data_dir: DataDirOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Sweep the learning rate exponentially on the recipe's model and print the suggested range."""
     from kaggle_kit.training.lr_finder import lr_find_run
 
     cfg = resolve_recipe(recipe, config, flag_overrides(limit=limit) + list(overrides or []))
-    comp = _open_competition(competition, data_dir)
-    with err_console.status(f"sweeping the learning rate {min_lr:g} .. {max_lr:g} over {steps} steps..."):
-        found = lr_find_run(comp, cfg, out_dir=run_dir, steps=steps, min_lr=min_lr, max_lr=max_lr)
+    comp = _open_competition(competition, data_dir, quiet=quiet or as_json)
+    if not (quiet or as_json):
+        err_console.print(f"[dim]sweeping the learning rate {min_lr:g} .. {max_lr:g} over {steps} steps "
+                          "(compiling the model first)...[/]")
+    with step_bar(err_console, "lr sweep", quiet=quiet or as_json) as on_step:
+        found = lr_find_run(comp, cfg, out_dir=run_dir, steps=steps, min_lr=min_lr, max_lr=max_lr, on_step=on_step)
+    if as_json:
+        r = found.result
+        return emit_json({"suggested_lr": found.suggested_lr, "low": r.low, "high": r.high, "diverged": r.diverged,
+                          "json": str(found.json_path), "png": str(found.png_path)})
+    if quiet:
+        return console.print(f"{found.suggested_lr:.2e}")
     console.print(found.summary())
     console.print(f"saved {found.json_path} and {found.png_path}")
     console.print(f"[dim]recipes with optimizer.lr = \"finder\" now train at {found.suggested_lr:.2e}[/]")
@@ -323,13 +375,19 @@ def predict_cmd(
     run_dir: Annotated[Path, typer.Argument(help="The run folder (runs/<competition>/<run-id>).")],
     tta: Annotated[Optional[int], typer.Option("--tta", help="Augmented test-time passes added to the original "
                                                "(default: the recipe's tta).", show_default=False)] = None,
-    fold: Annotated[Optional[list[int]], typer.Option("--fold", "--folds", help="Use only this fold "
-                                                      "(repeatable; default: every finished fold).",
-                                                      show_default=False)] = None,
+    fold: Annotated[Optional[list[int]], typer.Option("--fold", help="Use only fold I (repeatable: --fold 0 --fold 2; "
+                                                      "default: every finished fold).", show_default=False)] = None,
+    old_folds: Annotated[Optional[list[str]], typer.Option("--folds", hidden=True, help="Gone: --folds means a "
+                                                           "number of folds elsewhere; use --fold I.")] = None,
     weighted: Annotated[bool, typer.Option("--weighted", help="Weight folds by their CV accuracy.")] = False,
+    allow_other_data: Annotated[bool, typer.Option("--allow-other-data", help="Predict data other than the data "
+                                                   "the run was trained on (another competition, a changed "
+                                                   "train.csv).")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Submission file (default: RUN_DIR/submission.csv).",
                                                 show_default=False)] = None,
     data_dir: DataDirOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Ensemble a run's folds (+ TTA) over the test set and write a validated submission."""
     from kaggle_kit.competition import Competition
@@ -337,50 +395,31 @@ def predict_cmd(
     from kaggle_kit.training import runs
     from kaggle_kit.training.predict import predict_run
 
+    if old_folds:
+        picked = " ".join(f"--fold {f}" for f in old_folds)
+        raise KKError("kk predict selects folds with --fold I (repeatable); --folds K is the number of folds "
+                      "(kk train)", hint=f"kk predict {run_dir} {picked}")
     run_dir = runs.require_run_dir(run_dir)
     info = runs.read_json(run_dir / runs.RUN_FILE) or {}
     ref = resolve_competition(info.get("competition"), data_dir)
-    announce(ref)
+    announce(ref, quiet=quiet or as_json)
     comp = Competition.open(ref.data_dir, slug=ref.slug)
-    with err_console.status("predicting..."):
-        res = predict_run(run_dir, comp, tta=tta, folds=fold, weighted=weighted, out=out,
-                          log=lambda s: err_console.print(f"[dim]{s}[/]"))
+    log = (lambda s: None) if quiet or as_json else (lambda s: err_console.print(f"[dim]{s}[/]"))
+    with step_bar(err_console, "predicting (fold x pass)", unit="passes/s", quiet=quiet or as_json) as on_step:
+        res = predict_run(run_dir, comp, tta=tta, folds=fold, weighted=weighted, out=out, log=log, on_step=on_step,
+                          allow_other_data=allow_other_data)
+    if as_json:
+        return emit_json({"submission": str(res.submission_path), "probabilities": str(res.probs_path),
+                          "folds": res.folds, "weights": res.weights, "tta": res.tta, "rows": len(res.predicted),
+                          "label_counts": {str(k): int(v) for k, v in res.label_counts.items()}})
+    if quiet:
+        return console.print(str(res.submission_path), soft_wrap=True)
     w = ", ".join(f"{f}:{x:.3f}" for f, x in zip(res.folds, res.weights))
     console.print(f"ensemble of {len(res.folds)} fold(s) [{w}], TTA {res.tta} augmented pass(es)")
     console.print(f"[green]valid submission[/]: {res.submission_path} ({len(res.predicted)} rows; "
-                  f"labels {res.label_counts})")
-    console.print(f"probabilities: {res.probs_path}")
-
-
-# --- kk runs --------------------------------------------------------------------------------------------------
-
-def runs_cmd(competition: CompetitionArg = None, as_json: JsonOpt = False) -> None:
-    """List training runs with recipe, folds done, CV accuracy and date."""
-    from kaggle_kit.project import load_project
-    from kaggle_kit.training.runs import list_runs
-
-    if competition is None and (project := load_project()):
-        competition = project.competition
-    found = list_runs(competition)
-    if as_json:
-        emit_json([s.to_dict() for s in found])
-        return
-    if not found:
-        console.print(f"no runs{' for ' + competition if competition else ''} yet (kk train ...)")
-        return
-    t = Table(title=f"runs{': ' + competition if competition else ''}", title_justify="left")
-    holdout = any(s.holdout_accuracy is not None for s in found)
-    cols = ["run id", *([] if competition else ["competition"]), "recipe", "model", "folds", "CV acc",
-            *(["hold-out"] if holdout else []), "date (UTC)"]
-    for col in cols:
-        t.add_column(col, justify="right" if col in ("folds", "CV acc", "hold-out") else "left",
-                     no_wrap=col in ("run id", "date (UTC)", "CV acc"))
-    for s in found:
-        folds = f"{s.folds_done}/{s.folds_total}"
-        t.add_row(s.run_id, *([] if competition else [s.competition]), s.recipe, s.model,
-                  folds if s.folds_done == s.folds_total else f"[yellow]{folds}[/]", _fmt(s.cv_accuracy, ".5f"),
-                  *([_fmt(s.holdout_accuracy, ".5f")] if holdout else []), s.created.replace("T", " ")[:16])
-    console.print(t)
+                  f"labels {res.label_counts})", soft_wrap=True)
+    console.print(f"probabilities: {res.probs_path}", soft_wrap=True)
+    err_console.print(f"[dim]next: kk submit --file {res.submission_path} --wait[/]", soft_wrap=True)
 
 
 # --- kk recipes -----------------------------------------------------------------------------------------------
@@ -437,11 +476,13 @@ def augment_preview_cmd(
     overrides: SetOpt = None,
     n: Annotated[int, typer.Option("--n", help="Number of training images shown (one per class first).")] = 8,
     variants: Annotated[int, typer.Option("--variants", help="Augmented variants per image.")] = 8,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the images picked and of their augmentation.")] = 0,
     out: Annotated[Optional[Path], typer.Option("--out", help="PNG file (default: "
                                                 "runs/<competition>/augment-preview-<recipe>.png).",
                                                 show_default=False)] = None,
     data_dir: DataDirOpt = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Write a PNG grid of augmented training samples as the recipe's augmentation produces them."""
     import numpy as np
@@ -452,7 +493,7 @@ def augment_preview_cmd(
     if n < 1 or variants < 1:
         raise KKError("--n and --variants must be at least 1")
     cfg = resolve_recipe(recipe, config, list(overrides or []))
-    comp = _open_competition(competition, data_dir)
+    comp = _open_competition(competition, data_dir, quiet=quiet or as_json)
     x, y = comp.train_arrays()
     rng = np.random.default_rng(seed)
     firsts = [int(rng.choice(np.flatnonzero(y == c))) for c in np.unique(y)][:n]
@@ -461,4 +502,6 @@ def augment_preview_cmd(
     picked = np.asarray(firsts + [int(i) for i in rest])
     out = out or runs_base() / comp.spec.slug / f"augment-preview-{cfg.name}.png"
     path = preview_grid(x[picked], cfg.augment, out, n_variants=variants, seed=seed)
+    if as_json:
+        return emit_json({"png": str(path), "recipe": cfg.name, "images": len(picked), "variants": variants})
     console.print(str(path))

@@ -42,6 +42,7 @@ from kaggle_kit.kaggle.types import (
     DatasetResult,
     KernelPush,
     KernelSession,
+    LeaderboardEntry,
     Progress,
     RemoteFile,
     Submission,
@@ -133,6 +134,9 @@ class KaggleClient:
 
     def submissions(self, competition: str) -> list[Submission]:
         return self.competitions.submissions(competition)
+
+    def competition_leaderboard(self, competition: str, limit: int | None = None) -> list[LeaderboardEntry]:
+        return self.competitions.leaderboard(competition, limit)
 
     # -- datasets ---------------------------------------------------------------------------------------------
 

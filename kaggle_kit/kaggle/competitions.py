@@ -15,7 +15,15 @@ from pathlib import Path
 from kaggle_kit.errors import KKError
 from kaggle_kit.kaggle.errors import Target
 from kaggle_kit.kaggle.transport import Transport
-from kaggle_kit.kaggle.types import Blob, Progress, RemoteFile, Submission, SubmissionLimits, split_ref
+from kaggle_kit.kaggle.types import (
+    Blob,
+    LeaderboardEntry,
+    Progress,
+    RemoteFile,
+    Submission,
+    SubmissionLimits,
+    split_ref,
+)
 
 
 def _api(kaggle):
@@ -152,3 +160,18 @@ class CompetitionsClient:
         req.competition_name = competition
         pages = self.transport.paginate(lambda k: _api(k).list_submissions, req, Target("competition", competition))
         return [Submission.from_api(s) for page in pages for s in page.submissions or []]
+
+    def leaderboard(self, competition: str, limit: int | None = None) -> list[LeaderboardEntry]:
+        """The public leaderboard, best first (the call behind the official `competition_leaderboard_view`);
+        every page unless `limit` entries are enough."""
+        from kagglesdk.competitions.types.competition_api_service import ApiGetLeaderboardRequest
+
+        req = ApiGetLeaderboardRequest()
+        req.competition_name = competition
+        out: list[LeaderboardEntry] = []
+        for page in self.transport.paginate(lambda k: _api(k).get_leaderboard, req,
+                                            Target("competition", competition), page_size=200):
+            out += [LeaderboardEntry.from_api(len(out) + i + 1, s) for i, s in enumerate(page.submissions or [])]
+            if limit is not None and len(out) >= limit:
+                return out[:limit]
+        return out

@@ -85,6 +85,21 @@ class SubmissionLimits:
 
 
 @dataclass(frozen=True)
+class LeaderboardEntry:
+    """One team on a competition's public leaderboard; `rank` counts from 1 in the server's order (best first)."""
+
+    rank: int
+    team_id: int
+    team_name: str
+    score: str | None
+    date: str | None = None
+
+    @classmethod
+    def from_api(cls, rank: int, s: Any) -> LeaderboardEntry:
+        return cls(rank, int(s.team_id or 0), s.team_name or "", s.score or None, _iso(s.submission_date))
+
+
+@dataclass(frozen=True)
 class Blob:
     """A downloaded blob: where it went, how big it is, and the server's Last-Modified (RFC 1123) if any."""
 

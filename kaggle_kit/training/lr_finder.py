@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -194,7 +195,7 @@ class LRFinder(keras.callbacks.Callback):
 
 
 def find_lr(model: keras.Model, dataset, steps: int = 100, min_lr: float = 1e-7, max_lr: float = 1.0,
-            beta: float | None = None) -> LRFinderResult:
+            beta: float | None = None, on_step: Callable[[int, int], None] | None = None) -> LRFinderResult:
     """Sweep `model` (compiled) over batches of `dataset` (a `tf.data.Dataset` of `(x, y)` batches, repeated as
     needed) and return the result. The model's weights, the optimizer's state and its learning rate are
     restored afterwards, so the same model can then be trained from its initial state.
@@ -209,7 +210,10 @@ def find_lr(model: keras.Model, dataset, steps: int = 100, min_lr: float = 1e-7,
     opt_state = [keras.ops.convert_to_numpy(v) for v in optimizer.variables]
     lr0 = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
     try:
-        model.fit(dataset.repeat(), epochs=1, steps_per_epoch=steps, callbacks=[finder], verbose=0, shuffle=False)
+        callbacks: list = [finder]
+        if on_step:  # (step done, steps): progress for a caller's bar
+            callbacks.append(keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs=None: on_step(b + 1, steps)))
+        model.fit(dataset.repeat(), epochs=1, steps_per_epoch=steps, callbacks=callbacks, verbose=0, shuffle=False)
     finally:
         model.set_weights(weights)
         for var, value in zip(optimizer.variables, opt_state):
@@ -267,7 +271,8 @@ class LRFindOutput:
 
 
 def lr_find_run(competition: Competition, recipe: RecipeConfig, out_dir: str | Path | None = None,
-                steps: int = 200, min_lr: float = 1e-7, max_lr: float = 1.0) -> LRFindOutput:
+                steps: int = 200, min_lr: float = 1e-7, max_lr: float = 1.0,
+                on_step: Callable[[int, int], None] | None = None) -> LRFindOutput:
     """Run the LR range finder on the recipe's model, loss, optimizer and augmented training data.
 
     Saves `lr_finder.json` + `lr_finder.png` in `out_dir` (default `runs/<competition>/lr-find/<timestamp>/`,
@@ -291,7 +296,7 @@ def lr_find_run(competition: Competition, recipe: RecipeConfig, out_dir: str | P
     set_determinism(recipe.seed, recipe.deterministic)
     model = compile_model(recipe, competition.spec, info.strategy)
     ds = train_dataset(x, y, competition.spec.num_classes, recipe.batch_size, recipe.augment, seed=recipe.seed)
-    result = find_lr(model, ds, steps, min_lr=min_lr, max_lr=max_lr)
+    result = find_lr(model, ds, steps, min_lr=min_lr, max_lr=max_lr, on_step=on_step)
     result.meta.update(competition=competition.spec.slug, recipe=recipe.name, model=recipe.model.name,
                        batch_size=recipe.batch_size, rows=int(len(x)))
     json_path = result.save(out_dir / "lr_finder.json")

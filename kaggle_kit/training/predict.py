@@ -207,12 +207,14 @@ def predict_run(run_dir: str | Path, competition: Competition, tta: int | None =
                 folds: list[int] | None = None, weighted: bool = False, out: str | Path | None = None,
                 batch_size: int = 512, log: Callable[[str], None] | None = None,
                 allow_other_data: bool = False, verified: bool = False,
-                trained_versions: dict | None = None) -> PredictionResult:
+                trained_versions: dict | None = None,
+                on_step: Callable[[int, int], None] | None = None) -> PredictionResult:
     """Ensemble the run's folds (with `tta` augmented passes; default: the recipe's `tta`) into a submission.
 
     Writes `out` (default `RUN_DIR/submission.csv`, validated) and `test_probs.npy` beside it. `trained_versions`:
     the library versions that trained the weights (default: the run's `manifest.json`), for a one-line note when
-    they differ from this environment's.
+    they differ from this environment's. `on_step(done, total)` is called as each fold's passes finish (done and
+    total in passes over the test set).
     """
     from kaggle_kit.training.rundir import check_same_data, check_spec, load_run_recipe
 
@@ -245,9 +247,14 @@ def predict_run(run_dir: str | Path, competition: Competition, tta: int | None =
     passes = tta_passes(images, recipe.augment, tta, seed=recipe.seed) if tta else [images]
     k = competition.spec.num_classes
     fold_probs = []
-    for f, path in models.items():
+    total = len(models) * len(passes)
+    if on_step:
+        on_step(0, total)
+    for i, (f, path) in enumerate(models.items()):
         log(f"fold {f}: predicting {len(images)} test images x {len(passes)} pass(es) with {path.name}")
         fold_probs.append(_predict_fold(path, passes, k, batch_size, recipe.model, competition.spec.image_shape))
+        if on_step:
+            on_step((i + 1) * len(passes), total)
     probs = ensemble_probs(fold_probs, weights).astype(np.float32)
     predicted = np.argmax(probs, axis=1)
     out = Path(out) if out else run_dir / SUBMISSION

@@ -41,7 +41,7 @@ def recipe_path(name_or_path: str | Path) -> Path:
     bundled = RECIPES_DIR / f"{text}.toml"
     if not bundled.is_file():
         raise ConfigError(f"unknown recipe {text!r}; bundled recipes: {', '.join(available_recipes())}",
-                          hint="Or pass a recipe file: --config my_recipe.toml (copy one from kk recipes --show NAME).")
+                          hint="Or pass a recipe file: --config my_recipe.toml (print one to copy with: kk recipes NAME).")
     return bundled
 
 

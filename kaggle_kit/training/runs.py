@@ -55,6 +55,9 @@ LAST_CKPT = "last.keras"
 BEST_WEIGHTS = "best.weights.h5"
 MODEL_KERAS = "model.keras"
 MODEL_JOBLIB = "model.joblib"
+# The run ledger (kaggle_kit.ledger): submissions and the user's note. Not an artifact, so that a note or a
+# score never makes the run's files differ from its manifest.
+LEDGER_FILE = "ledger.json"
 
 # Settings that change how a run is executed on a device but not what it trains: they may differ between
 # the processes that train parts of one run (a laptop and a GPU kernel), and `tta` is only read by predict.
@@ -147,7 +150,7 @@ def artifact_files(run_dir: str | Path) -> list[Path]:
         rel = p.relative_to(run_dir)
         if not p.is_file() or any(part.startswith(".") for part in rel.parts):
             continue
-        if rel.name == MANIFEST_FILE and len(rel.parts) == 1:
+        if rel.name in (MANIFEST_FILE, LEDGER_FILE) and len(rel.parts) == 1:
             continue
         if rel.name in _TRANSIENT:
             continue

@@ -142,12 +142,18 @@ def test_offline_inference_kernel_submission_is_scored(inference, project, kerne
     assert validate_submission(sub_file, spec).rows == 60
     meta = json.loads((Path(inference["build_dir"]) / "kernel-metadata.json").read_text())
     assert meta["enable_internet"] is False and meta["dataset_sources"] == ["local/digit-recognizer-kk-weights"]
-    scored = last_json(kk("submit", "--kernel", inference["ref"], "--version", str(inference["version"]),
+    scored = last_json(kk("submit", "--kernel", inference["ref"], "--kernel-version", str(inference["version"]),
                           "-m", "kernel v1", "--wait", "--json"))
     expected = _public_accuracy(kernel_store / "digit-recognizer" / "solution.csv", sub_file)
     assert scored["status"] == "COMPLETE" and float(scored["public_score"]) == pytest.approx(expected, abs=1e-5)
     sub = emulator.backend.competitions.submission("local", scored["ref"])
     assert sub.description == "kernel v1"
+    # the run ledger: the kernel's kk-result.json names the run its weights came from
+    run_dir = Path(scored["run"])
+    assert run_dir.parent == project / "runs" / "digit-recognizer" and scored["rank"] == 1
+    ledger = json.loads((run_dir / "ledger.json").read_text())["submissions"]
+    assert [(e["ref"], e["source"], e["kernel"], e["public_score"]) for e in ledger] == \
+        [(scored["ref"], "kernel", inference["ref"], scored["public_score"])]
 
 
 def test_run_kernel_runs_the_same_inference_kernel_offline_here(inference, project):
