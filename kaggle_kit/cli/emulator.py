@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kaggle_kit.cli.common import QuietOpt
+from kaggle_kit.cli.common import JsonOpt, QuietOpt, emit_json
 from kaggle_kit.errors import ConfigError
 
 DEFAULT_PORT = 8765
@@ -127,6 +127,8 @@ def accept_rules(
     url: Annotated[Optional[str], typer.Option("--url", help="A running emulator (http://HOST:PORT): accept through "
                                                "its control API, with the token from --state.",
                                                show_default=False)] = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Accept COMPETITION's rules for --user (a competition.json with "rules_required": true refuses that user's
     downloads and submissions with 403 until then).
@@ -166,4 +168,7 @@ def accept_rules(
             raise ConfigError(exc.message) from None
         finally:
             backend.close()
-    typer.echo(f"{user} accepted the rules of {competition}")
+    if as_json:
+        emit_json({"competition": competition, "user": user, "accepted": True})
+    elif not quiet:
+        typer.echo(f"{user} accepted the rules of {competition}")

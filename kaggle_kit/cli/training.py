@@ -304,6 +304,8 @@ def blend_cmd(
     out: Annotated[Optional[Path], typer.Option("--out", help="Blend folder (default: "
                                                 "runs/<competition>/<timestamp>-blend/).", show_default=False)] = None,
     data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Average several runs' test probabilities with weights fitted on their out-of-fold predictions."""
     from kaggle_kit.competition import Competition
@@ -313,11 +315,15 @@ def blend_cmd(
 
     first = runs.require_run_dir(run_dirs[0])
     ref = resolve_competition((runs.read_json(first / runs.RUN_FILE) or {}).get("competition"), data_dir)
-    announce(ref)
+    announce(ref, quiet=quiet or as_json)
     comp = Competition.open(ref.data_dir, slug=ref.slug)
     out = out or runs.new_run_dir(comp.spec.slug, "blend")
     with err_console.status("fitting blend weights on out-of-fold predictions..."):
         summary = blend_runs(run_dirs, comp, out)
+    if as_json:
+        return emit_json({**summary, "out": str(out)})
+    if quiet:
+        return console.print(str(out / "submission.csv"))
     t = Table(title=f"blend of {len(run_dirs)} runs on {summary['rows']} shared training rows", title_justify="left")
     for col in ("run", "weight", "OOF acc", "OOF log loss"):
         t.add_column(col, justify="left" if col == "run" else "right")

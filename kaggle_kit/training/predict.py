@@ -35,6 +35,7 @@ from kaggle_kit.training import runs
 from kaggle_kit.training.config import AugmentConfig
 
 TEST_PROBS = "test_probs.npy"
+PREDICTION_FILE = "prediction.json"
 SUBMISSION = "submission.csv"
 
 
@@ -230,7 +231,9 @@ def predict_run(run_dir: str | Path, competition: Competition, tta: int | None =
     models = fold_models(run_dir, folds)
     # the weights about to be trusted must be the ones the run recorded (`verified`: the caller checked them
     # against a manifest of its own, e.g. the inference kernel against its weights dataset's)
-    problems = [] if verified else runs.verify_manifest(run_dir)
+    own_outputs = (SUBMISSION, TEST_PROBS, PREDICTION_FILE)  # this call writes them again
+    problems = [] if verified else [p for p in runs.verify_manifest(run_dir)
+                                    if not (p.endswith(": missing") and p.split(":")[0] in own_outputs)]
     if problems:
         raise TamperedRunError(f"{run_dir}: files differ from the run's manifest.json: " + "; ".join(problems[:5]),
                                hint="Restore them, or finish the run with kk train --run-dir RUN if it was "
@@ -264,13 +267,13 @@ def predict_run(run_dir: str | Path, competition: Competition, tta: int | None =
     write_submission(competition, predicted, out)  # validated before it returns
     labels = competition.spec.decode_labels(predicted)
     values, counts = np.unique(labels.astype(str), return_counts=True)
-    atomic_write_json(out.parent / "prediction.json", {
+    atomic_write_json(out.parent / PREDICTION_FILE, {
         "submission": out.name, "probs": probs_path.name, "folds": list(models), "weights": weights, "tta": tta,
         "weighted": weighted, "fold_cv_accuracy": {str(f): a for f, a in cv.items()},
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     })
     if out.resolve().parent == run_dir.resolve():
-        runs.record_artifacts(run_dir, rewritten=[out, probs_path, out.parent / "prediction.json"])
+        runs.record_artifacts(run_dir, rewritten=[out, probs_path, out.parent / PREDICTION_FILE])
     return PredictionResult(probs=probs, predicted=predicted, submission_path=out, probs_path=probs_path,
                             folds=list(models), weights=weights, tta=tta, fold_cv=cv,
                             label_counts=dict(zip(values.tolist(), counts.tolist())))

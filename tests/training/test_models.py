@@ -53,6 +53,7 @@ def test_other_shapes_and_class_counts():
 def test_register_model_adds_a_buildable_architecture():
     @register_model("test_tiny_net")
     def tiny(input_shape, num_classes, width=1.0):
+        """A test-only network (registries list every model with its description)."""
         inputs = keras.Input(input_shape, dtype="uint8")
         x = keras.layers.Rescaling(1 / 255)(inputs)
         x = keras.layers.GlobalAveragePooling2D()(x)

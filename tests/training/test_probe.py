@@ -42,9 +42,11 @@ def test_choose_keeps_the_recipe_unless_a_candidate_is_clearly_better():
 
 def test_the_probe_runs_only_when_asked_or_budgeted():
     default = load_recipe("default")
-    assert default.probe == "auto" and probe.probe_minutes(default) is None  # no budget: no probe
-    assert probe.probe_minutes(load_recipe("default", ["budget_minutes=20"])) == pytest.approx(4.0)
-    assert probe.probe_minutes(load_recipe("default", ["budget_minutes=2"])) == probe.MIN_MINUTES
+    assert default.probe == "off" and probe.probe_minutes(default) is None  # no budget: no probe
+    assert probe.probe_minutes(load_recipe("default", ["budget_minutes=20"])) is None  # opt-in: budget alone, none
+    auto = ["probe=\"auto\""]
+    assert probe.probe_minutes(load_recipe("default", [*auto, "budget_minutes=20"])) == pytest.approx(4.0)
+    assert probe.probe_minutes(load_recipe("default", [*auto, "budget_minutes=2"])) == probe.MIN_MINUTES
     assert probe.probe_minutes(load_recipe("default", ["probe=\"off\"", "budget_minutes=20"])) is None
     assert probe.probe_minutes(load_recipe("default", ["probe=\"on\"", "probe_minutes=0.5"])) == 0.5
 
