@@ -30,21 +30,8 @@ def transfer_bar(console: Console, description: str) -> Iterator[Callable[[int, 
     """
     bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                    TimeRemainingColumn(), console=console, transient=False)
-    task = bar.add_task(description, total=None)
-    started = False
-
-    def update(done: int, total: int | None) -> None:
-        nonlocal started
-        if not started:
-            bar.start()
-            started = True
-        bar.update(task, completed=done, total=total)
-
-    try:
+    with _shown_on_first_update(bar, description) as update:
         yield update
-    finally:
-        if started:
-            bar.stop()
 
 
 @contextmanager
@@ -107,10 +94,17 @@ def step_bar(console: Console, description: str, unit: str = "steps/s",
         return
     bar = Progress(TextColumn("{task.description}"), BarColumn(bar_width=24), MofNCompleteColumn(), EtaColumn(),
                    RateColumn(unit), TimeElapsedColumn(), console=console, transient=False)
+    with _shown_on_first_update(bar, description) as update:
+        yield update
+
+
+@contextmanager
+def _shown_on_first_update(bar: Progress, description: str) -> Iterator[Callable[[int, int | None], None]]:
+    """`bar` with one task, drawn from its first update on: a call with nothing to report draws nothing."""
     task = bar.add_task(description, total=None)
     started = False
 
-    def update(done: int, total: int) -> None:
+    def update(done: int, total: int | None) -> None:
         nonlocal started
         if not started:
             bar.start()
