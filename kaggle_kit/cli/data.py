@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -48,7 +47,7 @@ def info(competition: CompetitionArg = None, data_dir: DataDirOpt = None, quiet:
     with console.status("loading and validating every file...", spinner="dots") if not (as_json or quiet) else _null():
         spec = detect_spec(ref.data_dir, slug=ref.slug, load=True, labels=ref.labels)
     if as_json:
-        typer.echo(json.dumps(spec.to_dict()))
+        emit_json(spec.to_dict())
         return
     table = Table(title=f"{spec.slug}", show_header=False, title_justify="left")
     table.add_column(style="dim")

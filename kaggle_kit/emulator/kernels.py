@@ -30,7 +30,6 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from kaggle_kit.accelerators import CURRENT_SHAPES, RETIRED_SHAPES, Accelerator, canonical_shape
 from kaggle_kit.emulator.competitions import CompetitionsBackend, Submission
 from kaggle_kit.emulator.core import (
     EmulatorError,
@@ -43,46 +42,13 @@ from kaggle_kit.emulator.core import (
 )
 from kaggle_kit.emulator.datasets import DatasetsBackend
 from kaggle_kit.emulator.kernel_records import Kernel, KernelSettings, KernelVersion, SaveKernelRequest
+from kaggle_kit.emulator.machines import SESSION_LIMITS, resolve_machine
 from kaggle_kit.emulator.notebooks import check_notebook, runner_script
 from kaggle_kit.io import atomic_write_json, atomic_write_text
 from kaggle_kit.status import KernelStatus
 
 DEFAULT_TIMEOUT = 9 * 3600.0  # Kaggle's batch session limit (12 h CPU/GPU, 9 h TPU): the smaller one
 SLUG_MIN = 5
-
-# Concurrent batch sessions an account may hold (queued or running) per accelerator. GPU 2: Kaggle's answer
-# "Maximum batch GPU session count of 2 reached." (quoted in adapter-hub/playground#4, 2022; it was 4 in 2019,
-# Kaggle/kaggle-cli#185). TPU 1 and CPU 5 are assumptions (no published figure found): lower is the strict side.
-SESSION_LIMITS = {"cpu": 5, "gpu": 2, "tpu": 1}
-
-# Machine shapes SaveKernel accepts, lower-cased -> (name, accelerator). The official client's own list of
-# names is a server-side enum it does not ship; these are the ones its help and kk name.
-def resolve_machine(settings: KernelSettings) -> tuple[str, str | None, str | None]:
-    """`(accelerator, machine shape, warning)` a push runs on; 400 for a shape Kaggle does not have.
-
-    The accelerator follows enable_gpu/enable_tpu; a retired shape is replaced (a retired TPU v2 by the CPU).
-
-    Example:
-        >>> resolve_machine(KernelSettings(enable_gpu=True, machine_shape="NvidiaTeslaP100"))[:2]
-        ('gpu', 'NvidiaTeslaT4')
-    """
-    kind = Accelerator.from_switches(settings.enable_gpu, settings.enable_tpu).kind
-    shape = (settings.machine_shape or "").strip()
-    if not shape:
-        return kind, None, None
-    name = canonical_shape(shape)
-    if name is None:
-        raise bad_request(f"Invalid machine shape {shape!r}: valid shapes are {', '.join(CURRENT_SHAPES)}")
-    if name in RETIRED_SHAPES:
-        new_shape, new_kind, detail = RETIRED_SHAPES[name]
-        return (new_kind if kind != "cpu" else "cpu"), (new_shape if kind != "cpu" else None), \
-            f"'{shape}' is retired. {detail}"
-    shape_kind = CURRENT_SHAPES[name]
-    if kind != "cpu" and shape_kind != kind:
-        raise bad_request(f"Machine shape {name} is a {shape_kind.upper()} shape but the kernel enables "
-                          f"the {kind.upper()}")
-    return kind, (name if kind != "cpu" else None), None
-
 
 class KernelsBackend(ServiceBackend):
     """The users' kernels: versions pushed, their sessions run in a local sandbox, their logs and outputs."""
