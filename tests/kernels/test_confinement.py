@@ -61,3 +61,31 @@ def test_result_run_dir_cannot_point_outside_the_outputs(project, emulator, tmp_
     result = _output(ref, tmp_path / "fetched2")
     assert result.exit_code != 0, result.output
     assert "would write outside" in result.output
+
+
+BAD_SUBMISSION = """
+open("submission.csv", "w").write("ImageId,Label\\n1,3\\n1,4\\n")  # a duplicate id, and far too few rows
+"""
+
+
+def test_submit_kernel_refuses_an_invalid_submission_csv_before_it_costs_a_submission(project, emulator, tmp_path):
+    folder = tmp_path / "bad-sub"
+    folder.mkdir()
+    (folder / "bad-sub.py").write_text(BAD_SUBMISSION)
+    (folder / "kernel-metadata.json").write_text(json.dumps({
+        "id": "local/bad-sub", "title": "bad-sub", "code_file": "bad-sub.py", "language": "python",
+        "kernel_type": "script", "enable_internet": False, "competition_sources": ["digit-recognizer"]}))
+    env = client_env(emulator, tmp_path / "home", user="local", key=KEY)
+    r = subprocess.run([kaggle_cli(), "kernels", "push", "-p", str(folder)], capture_output=True, text=True,
+                       timeout=120, env=env)
+    assert "successfully pushed" in r.stdout, r
+    deadline = time.monotonic() + 90
+    while "COMPLETE" not in subprocess.run([kaggle_cli(), "kernels", "status", "local/bad-sub"], capture_output=True,
+                                           text=True, timeout=60, env=env).stdout:
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    before = len(emulator.backend.competitions.submissions)
+    result = CliRunner().invoke(app, ["submit", "--kernel", "local/bad-sub", "--kernel-version", "1"])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "submission.csv" in result.output and "duplicate ImageId" in result.output, result.output
+    assert len(emulator.backend.competitions.submissions) == before
