@@ -24,6 +24,7 @@ Example:
 Register a new architecture:
     >>> @register_model("my_net")
     ... def my_net(input_shape, num_classes, width=1.0, dropout=0.2, activation="relu"):
+    ...     '''One conv block and global pooling (kk recipes --components shows this line).'''
     ...     inputs, x = image_input(input_shape)
     ...     x = conv_bn_act(x, scaled(32, width), activation=activation)
     ...     return finish(inputs, keras.layers.GlobalAveragePooling2D()(x), num_classes, "my_net")
