@@ -57,19 +57,9 @@ class LedgerEntry:
 
 
 @dataclass(frozen=True)
-class RunRow:
+class RunRow(runs.RunSummary):
     """One line of `kk runs`: the run's summary and what its latest scored (else latest) submission got."""
 
-    run_id: str
-    competition: str
-    recipe: str
-    model: str
-    folds_done: int
-    folds_total: int
-    cv_accuracy: float | None
-    holdout_accuracy: float | None
-    created: str
-    path: str
     note: str = ""
     submissions: int = 0
     public_score: str | None = None
@@ -77,9 +67,6 @@ class RunRow:
     rank: int | None = None
     teams: int | None = None
     ledger: list[dict] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 # -- which run a submission came from ---------------------------------------------------------------------------
