@@ -79,26 +79,27 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 
 def confined(root: str | os.PathLike, *parts: str, what: str = "path") -> Path:
-    """`root / parts...`, refusing anything that would land outside `root` (absolute parts, `..`, links out).
+    """`root / parts...`, refusing anything that would land outside `root`: absolute parts, `..`, NUL bytes, a
+    part holding a separator, or a resolved path (links followed) outside `root`.
 
-    Every path that comes from a server or a downloaded file (a run's competition and id, a kernel's output
-    names) goes through here before kk writes to it.
+    Every path that comes from a server, an archive or a downloaded file (a run's competition and id, a kernel's
+    output names, a zip member) goes through here before kk writes to it.
 
     Example:
         >>> confined("/tmp/runs", "digit-recognizer", "20260101-default").as_posix()
         '/tmp/runs/digit-recognizer/20260101-default'
-        >>> confined("/tmp/runs", "../../etc", what="competition")
+        >>> confined("/tmp/runs", "..", "etc", what="competition")
         Traceback (most recent call last):
         ...
-        kaggle_kit.errors.KKError: competition '../../etc' would write outside /tmp/runs
+        kaggle_kit.errors.KKError: refusing competition '../etc': it would be written outside /tmp/runs
     """
     from kaggle_kit.errors import KKError
 
-    base = Path(root).resolve()
+    shown = "/".join(parts)
     for part in parts:
         if not part or Path(part).is_absolute() or part in (".", "..") or "/" in part or "\\" in part or "\0" in part:
-            raise KKError(f"{what} {part!r} would write outside {root}")
-    target = base.joinpath(*parts).resolve()
-    if target != base and base not in target.parents:
-        raise KKError(f"{what} {'/'.join(parts)!r} would write outside {root}")
+            raise KKError(f"refusing {what} {shown!r}: it would be written outside {root}")
+    base = Path(root).resolve()
+    if not base.joinpath(*parts).resolve().is_relative_to(base):
+        raise KKError(f"refusing {what} {shown!r}: it resolves outside {root}")
     return Path(root).joinpath(*parts)

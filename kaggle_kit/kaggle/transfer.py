@@ -21,9 +21,10 @@ import stat
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from kaggle_kit.errors import KKError
+from kaggle_kit.io import confined
 from kaggle_kit.locks import folder_lock
 
 STAGING_PREFIX = ".kk-partial-"
@@ -32,26 +33,14 @@ STAGING_PREFIX = ".kk-partial-"
 def safe_member_path(root: str | Path, name: str) -> Path:
     """`root/name` if `name` is a plain relative path that stays inside `root`; a `KKError` otherwise.
 
-    Refused: empty names, absolute paths (`/x`, `C:x`, `\\\\server\\x`), any `..` component, NUL bytes.
+    Refused: empty names, absolute paths (`/x`, `C:x`, `\\\\server\\x`), any `..` component, NUL bytes
+    (`kaggle_kit.io.confined` checks each component).
     """
-    root = Path(root)
     text = name.replace("\\", "/")
-    parts = PurePosixPath(text).parts
-    bad = (
-        not text.strip("/")
-        or "\x00" in text
-        or text.startswith("/")
-        or (len(text) > 1 and text[1] == ":")
-        or any(p == ".." for p in parts)
-    )
-    if bad:
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if not parts or text.startswith("/") or (len(text) > 1 and text[1] == ":"):
         raise KKError(f"refusing archive member {name!r}: it would be written outside {root}")
-    clean = [p for p in parts if p not in ("", ".")]
-    dest = root.joinpath(*clean)
-    # Belt and braces: the resolved path must still be under root (catches symlinked parents).
-    if not dest.resolve().is_relative_to(root.resolve()):
-        raise KKError(f"refusing archive member {name!r}: it resolves outside {root}")
-    return dest
+    return confined(root, *parts, what="archive member")
 
 
 def _is_link(info: zipfile.ZipInfo) -> bool:

@@ -52,7 +52,7 @@ def test_run_json_competition_cannot_escape_runs(project, emulator, tmp_path):
     ref = _push(emulator, tmp_path, "hostile-competition", "runs/digit-recognizer/20260101-000000-default")
     result = _output(ref, tmp_path / "fetched")
     assert result.exit_code != 0, result.output
-    assert "would write outside" in result.output
+    assert "would be written outside" in result.output
     assert not (project / "escaped").exists() and not (project.parent / "escaped").exists()
 
 
@@ -60,7 +60,7 @@ def test_result_run_dir_cannot_point_outside_the_outputs(project, emulator, tmp_
     ref = _push(emulator, tmp_path, "hostile-run-dir", "../../../../outside")
     result = _output(ref, tmp_path / "fetched2")
     assert result.exit_code != 0, result.output
-    assert "would write outside" in result.output
+    assert "would be written outside" in result.output
 
 
 BAD_SUBMISSION = """
