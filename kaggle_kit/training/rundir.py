@@ -143,7 +143,8 @@ def check_same_data(run_dir: Path, competition: Competition) -> None:
                              hint="Pass --allow-other-data to predict it anyway.")
     recorded = info.get("train_fingerprint")
     train = competition.data_dir / competition.spec.train_file
-    if recorded and train.is_file() and file_fingerprint(train) != recorded:
+    here = file_fingerprint(train) if recorded and train.is_file() else recorded
+    if here != recorded:
         raise OtherDataError(f"{run_dir}: trained on another {competition.spec.train_file} than {train} "
-                             f"(fingerprint {recorded[:20]}... vs {file_fingerprint(train)[:20]}...)",
+                             f"(fingerprint {recorded[:20]}... vs {here[:20]}...)",
                              hint="Pass --allow-other-data if this is the same competition's data, changed.")
