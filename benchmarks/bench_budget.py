@@ -31,8 +31,10 @@ JOBS_DIR = RESULTS_DIR / "budget"
 RUNS_DIR = DATA_DIR / "runs" / "budget"
 
 
-def job_name(competition: str, budget: float, probe: str, probe_minutes: float | None = None) -> str:
-    return f"{competition}-{budget:g}min-probe-{probe}" + (f"-{probe_minutes:g}min" if probe_minutes else "")
+def job_name(competition: str, budget: float, probe: str, probe_minutes: float | None = None, folds: int = 1,
+             tta: int = 0) -> str:
+    single = f"{competition}-{budget:g}min-probe-{probe}" + (f"-{probe_minutes:g}min" if probe_minutes else "")
+    return single + (f"-{folds}folds-tta{tta}" if folds > 1 or tta else "")
 
 
 def open_competition(name: str):
@@ -44,13 +46,15 @@ def open_competition(name: str):
 
 
 def run_job(competition: str, budget: float, probe: str, force: bool = False,
-            probe_minutes: float | None = None) -> dict | None:
+            probe_minutes: float | None = None, folds: int = 1, tta: int = 0) -> dict | None:
+    """One job: folds 0..`folds`-1 trained with the budget each (an ensemble job reuses the single-model job's
+    run folder, so its fold 0 is not trained twice), predicted with `tta` passes and scored."""
     from kaggle_kit.training.predict import predict_run
     from kaggle_kit.training.recipes import load_recipe
     from kaggle_kit.training.reporting import PlainReporter
     from kaggle_kit.training.trainer import train_run
 
-    name = job_name(competition, budget, probe, probe_minutes)
+    name = job_name(competition, budget, probe, probe_minutes, folds, tta)
     path = JOBS_DIR / f"{name}.json"
     if path.is_file() and not force:
         print(f"{name}: done already ({path}); --force reruns it")
@@ -59,20 +63,23 @@ def run_job(competition: str, budget: float, probe: str, force: bool = False,
     if opened is None:
         return None
     comp, solution = opened
-    run_dir = RUNS_DIR / name
-    if force:
+    run_dir = RUNS_DIR / job_name(competition, budget, probe, probe_minutes)
+    if force and folds == 1:
         shutil.rmtree(run_dir, ignore_errors=True)
     recipe = load_recipe("default", [f"budget_minutes={budget}", f'probe="{probe}"',
                                      *([f"probe_minutes={probe_minutes}"] if probe_minutes else [])])
     load_before = machine_load()
     t0 = time.perf_counter()
-    result = train_run(comp, recipe, run_dir, folds_to_train=[0], reporter=PlainReporter())
+    result = train_run(comp, recipe, run_dir, folds_to_train=list(range(folds)), reporter=PlainReporter())
     wall = time.perf_counter() - t0
-    pred = predict_run(run_dir, comp, tta=0)
+    pred = predict_run(run_dir, comp, tta=tta, folds=list(range(folds)),
+                       out=run_dir / (f"submission-{folds}folds-tta{tta}.csv" if folds > 1 or tta else "submission.csv"))
     score = score_submission(pred.submission_path, solution)
     fold = json.loads((run_dir / "fold0" / "metrics.json").read_text())
     probe_json = json.loads((run_dir / "probe.json").read_text()) if (run_dir / "probe.json").is_file() else None
-    job = {"job": name, "competition": competition, "budget_min": budget, "probe": probe,
+    fold_metrics = [json.loads((run_dir / f"fold{f}" / "metrics.json").read_text()) for f in range(folds)]
+    job = {"job": name, "competition": competition, "budget_min": budget, "probe": probe, "folds": folds, "tta": tta,
+           "fold_actual_s": [(m.get("budget") or {}).get("actual_s") for m in fold_metrics],
            "budget": fold.get("budget"), "epochs_run": fold.get("epochs_run"), "val_accuracy": fold.get("accuracy"),
            "test_accuracy": score["all"], "public": score.get("public"), "private": score.get("private"),
            "probe_choice": probe_json and probe_json["chosen"],
@@ -83,7 +90,8 @@ def run_job(competition: str, budget: float, probe: str, force: bool = False,
            "date": time.strftime("%Y-%m-%d", time.gmtime()),
            "probe_informative": probe_json and probe_json.get("informative"),
            "command": f"{COMMAND} --competition {competition} --budget {budget:g} --probe {probe}"
-                      + (f" --probe-minutes {probe_minutes:g}" if probe_minutes else "")}
+                      + (f" --probe-minutes {probe_minutes:g}" if probe_minutes else "")
+                      + (f" --folds {folds} --tta {tta}" if folds > 1 or tta else "")}
     JOBS_DIR.mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, job)
     return job
@@ -101,10 +109,22 @@ def rows() -> list[Row]:
         value = (f"test {j['test_accuracy']:.5f} (val {j['val_accuracy']:.4f}); fold planned {b.get('planned_epochs')} "
                  f"epochs, final plan {b.get('final_planned_epochs')}, ran {j['epochs_run']} in "
                  f"{b.get('actual_s', 0) / 60:.2f} of {j['budget_min']:g} min{probe}; {j['date']}; `{j['command']}`")
-        kept = b.get("actual_s") is not None and b["actual_s"] <= 1.1 * 60 * j["budget_min"]
+        actuals = [a for a in (j.get("fold_actual_s") or [b.get("actual_s")]) if a is not None]
+        kept = bool(actuals) and all(a <= 1.1 * 60 * j["budget_min"] for a in actuals)
+        folds = j.get("folds", 1)
+        if folds > 1:
+            value = (f"test {j['test_accuracy']:.5f} (public {j['public']:.5f}, private {j['private']:.5f}); CV "
+                     f"{j['cv_accuracy']:.4f}; folds took {', '.join(f'{a / 60:.2f}' for a in actuals)} of "
+                     f"{j['budget_min']:g} min each; {j['date']}; `{j['command']}`")
         pm = f" ({j['command'].split('--probe-minutes ')[1]} min)" if "--probe-minutes" in j["command"] else ""
+        what = f"{folds} folds + TTA {j.get('tta', 0)}" if folds > 1 else "single model (fold 0)"
+        # The issue's targets on digit-recognizer (issue 12): 0.9950 at 10 min, 0.9960 at 30 min, 0.9970 ensembled.
+        floor = (0.9970 if folds > 1 else {10.0: 0.9950, 30.0: 0.9960}.get(float(j["budget_min"]))) \
+            if j["competition"] == "digit-recognizer" else None
+        target = "fold within 1.1x budget" + (f"; test >= {floor}" if floor else "")
+        met = kept and (floor is None or j["test_accuracy"] >= floor)
         out.append(Row(f"{j['competition']}, default recipe, budget {j['budget_min']:g} min/fold, probe {j['probe']}{pm}, "
-                       f"single model (fold 0)", value, target="fold within 1.1x budget", met=kept,
+                       f"{what}", value, target=target, met=met,
                        extra={"job": j["job"], "command": j["command"]}))
     return out
 
@@ -116,12 +136,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=float, default=5.0, help="minutes per fold")
     ap.add_argument("--probe", default="auto", choices=["auto", "on", "off"])
     ap.add_argument("--probe-minutes", type=float, default=None, help="the probe's time (default: the recipe's)")
+    ap.add_argument("--folds", type=int, default=1, help="train folds 0..N-1 (each within the budget) and ensemble")
+    ap.add_argument("--tta", type=int, default=0, help="augmented test-time passes when predicting")
     ap.add_argument("--force", action="store_true")
     ap.add_argument("--table", action="store_true", help="only rebuild the table from saved jobs")
     args = ap.parse_args(argv)
     started = time.perf_counter()
     if not args.table:
-        run_job(args.competition, args.budget, args.probe, force=args.force, probe_minutes=args.probe_minutes)
+        run_job(args.competition, args.budget, args.probe, force=args.force, probe_minutes=args.probe_minutes,
+                folds=args.folds, tta=args.tta)
     notes = [
         "One model per job (fold 0 of 5), the default recipe with `budget_minutes`; test accuracy from the job's "
         "submission scored on the competition's solution.csv, read only to score.",

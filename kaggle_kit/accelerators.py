@@ -42,6 +42,11 @@ RETIRED_SHAPES: dict[str, tuple[str | None, str, str]] = {
     "TpuV232": (None, "cpu", "Sessions run on CPU instead, with no accelerator at all."),
     "TpuV2256": (None, "cpu", "Sessions run on CPU instead, with no accelerator at all."),
 }
+# Batch sessions one account may hold at once (queued or running), per accelerator: `kk push-kernel --parallel N`
+# keeps within them and the emulator refuses a push beyond them with Kaggle's text. GPU 2: Kaggle's answer
+# "Maximum batch GPU session count of 2 reached." (quoted in adapter-hub/playground#4, 2022; it was 4 in 2019,
+# Kaggle/kaggle-cli#185). TPU 1 and CPU 5 are assumptions (no published figure found): lower is the strict side.
+SESSION_LIMITS = {"cpu": 5, "gpu": 2, "tpu": 1}
 KNOWN_SHAPES = {**CURRENT_SHAPES, **{name: kind for name, (_, kind, _) in RETIRED_SHAPES.items() if kind != "cpu"},
                 "TpuV232": "tpu", "TpuV2256": "tpu"}
 
@@ -71,6 +76,11 @@ class Accelerator:
     @property
     def enable_tpu(self) -> bool:
         return self.kind == "tpu"
+
+    @property
+    def session_limit(self) -> int:
+        """How many sessions of this kind one account may hold at once (`SESSION_LIMITS`)."""
+        return SESSION_LIMITS[self.kind]
 
     def describe(self) -> str:
         return "CPU" if self.kind == "cpu" else f"{self.kind.upper()} ({self.machine_shape})"

@@ -137,8 +137,10 @@ def push_kernel_cmd(
                                                  "with --fold I.", show_default=False)] = None,
     fold: Annotated[Optional[list[int]], typer.Option("--fold", help="Train only this fold (repeatable).",
                                                       show_default=False)] = None,
-    parallel: Annotated[int, typer.Option("--parallel", help="Fan the folds out over N kernels at once (one fold "
-                                          "subset each) and gather them into one run folder.")] = 1,
+    parallel: Annotated[int, typer.Option("--parallel", help="Fan the folds out over N kernels (one fold subset "
+                                          "each) and gather them into one run folder. Kaggle runs at most 2 GPU "
+                                          "sessions (1 TPU assumed) at once per account: with --wait kk pushes the rest "
+                                          "as sessions end.")] = 1,
     internet: Annotated[bool, typer.Option("--internet/--no-internet", help="Internet in the session (default "
                                            "off: kk kernels need none).")] = False,
     public: Annotated[bool, typer.Option("--public", help="Make the kernel public (default private).")] = False,
@@ -254,6 +256,8 @@ def _render_push(report: wf.PushReport, waited: bool, as_json: bool, quiet: bool
         return
     if not waited:
         for k in report.kernels:
+            if not k.pushed:
+                continue
             _note(f"follow it with `kk kernel-status {k.ref} --follow`; fetch its outputs with "
                   f"`kk kernel-output {k.ref}`")
     if report.kind is wf.KernelKind.INFERENCE and not as_json:
@@ -275,6 +279,9 @@ def _render_push(report: wf.PushReport, waited: bool, as_json: bool, quiet: bool
         emit_json(report.to_json())
     else:
         for k in report.kernels:
+            if k.status == wf.NOT_PUSHED:
+                err_console.print(f"[red]{k.ref}: not pushed[/]: {k.failure_message}", soft_wrap=True)
+                continue
             done = f" -> {k.run_dir or k.submission or k.output_dir}" if k.status == KernelStatus.COMPLETE else ""
             console.print(f"{k.ref} version {k.version}: " + (f"{k.status}{done}" if waited else "pushed"),
                           soft_wrap=True)

@@ -19,7 +19,7 @@ Layout (moto style: state and behaviour apart from HTTP; each module imports onl
     datasets.py        `DatasetsBackend`: create, version, files, archives; private = owner only
     kernel_records.py  `SaveKernelRequest`, `KernelSettings`, `Kernel`, `KernelVersion`
     notebooks.py       `runner_script`: a notebook kernel runs cell by cell and writes `__notebook__.ipynb`
-    machines.py        `resolve_machine` (shapes, retired substitutes) and `SESSION_LIMITS` per accelerator
+    machines.py        `resolve_machine` (shapes, retired substitutes; the session limits are `accelerators.SESSION_LIMITS`)
     kernels.py         `KernelsBackend`: push (machine shapes, per-account session limits), sessions in the local
                        sandbox, logs, outputs, code submissions (code competitions only, a version required)
     services.py        `SERVICES`: the one list of services, each naming its backend class and its API module

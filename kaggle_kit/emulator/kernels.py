@@ -30,6 +30,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from kaggle_kit.accelerators import SESSION_LIMITS
 from kaggle_kit.emulator.competitions import CompetitionsBackend, Submission
 from kaggle_kit.emulator.core import (
     EmulatorError,
@@ -42,7 +43,7 @@ from kaggle_kit.emulator.core import (
 )
 from kaggle_kit.emulator.datasets import DatasetsBackend
 from kaggle_kit.emulator.kernel_records import Kernel, KernelSettings, KernelVersion, SaveKernelRequest
-from kaggle_kit.emulator.machines import SESSION_LIMITS, resolve_machine
+from kaggle_kit.emulator.machines import resolve_machine
 from kaggle_kit.emulator.notebooks import check_notebook, runner_script
 from kaggle_kit.io import atomic_write_json, atomic_write_text
 from kaggle_kit.status import KernelStatus

@@ -1,4 +1,4 @@
-"""Which machine a pushed kernel runs on, and how many sessions of each kind an account may hold at once.
+"""Which machine a pushed kernel runs on.
 
 `resolve_machine` reads a push's switches and machine shape the way Kaggle does: a retired shape runs on its
 substitute (with the official client's warning), an unknown one is refused; the table itself is
@@ -11,13 +11,7 @@ from kaggle_kit.accelerators import CURRENT_SHAPES, RETIRED_SHAPES, Accelerator,
 from kaggle_kit.emulator.core import bad_request
 from kaggle_kit.emulator.kernel_records import KernelSettings
 
-# Concurrent batch sessions an account may hold (queued or running) per accelerator. GPU 2: Kaggle's answer
-# "Maximum batch GPU session count of 2 reached." (quoted in adapter-hub/playground#4, 2022; it was 4 in 2019,
-# Kaggle/kaggle-cli#185). TPU 1 and CPU 5 are assumptions (no published figure found): lower is the strict side.
-SESSION_LIMITS = {"cpu": 5, "gpu": 2, "tpu": 1}
 
-# Machine shapes SaveKernel accepts, lower-cased -> (name, accelerator). The official client's own list of
-# names is a server-side enum it does not ship; these are the ones its help and kk name.
 def resolve_machine(settings: KernelSettings) -> tuple[str, str | None, str | None]:
     """`(accelerator, machine shape, warning)` a push runs on; 400 for a shape Kaggle does not have.
 

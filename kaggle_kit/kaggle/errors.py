@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from kaggle_kit.errors import KKError
@@ -82,3 +83,31 @@ def http_error(exc: BaseException | str, status: int, target: Target, *, where: 
         return KKError(f"{where} had a server error ({status}) after {tries} on "
                        f"{target.kind} {target.name!r}{detail}", hint="This is on Kaggle's side; try again later.")
     return KKError(f"{where} refused the request on {target.kind} {target.name!r} ({status}){detail}")
+
+
+_SESSION_LIMIT = re.compile(r"Maximum batch (\w+) session count of (\d+) reached", re.IGNORECASE)
+
+
+class SessionLimitError(KKError):
+    """A push refused because the account already holds the most sessions of that accelerator it may hold.
+
+    Example:
+        >>> error = session_limit_error("kernel push alice/x failed", "Maximum batch GPU session count of 2 reached.")
+        >>> error.accelerator, error.limit
+        ('gpu', 2)
+    """
+
+    def __init__(self, message: str, accelerator: str, limit: int):
+        super().__init__(message, hint=f"Kaggle runs at most {limit} {accelerator.upper()} session(s) at once per "
+                                       "account: wait for one to end (kk kernel-status REF --follow), or push with "
+                                       "--wait and kk pushes the rest as sessions end.")
+        self.accelerator = accelerator
+        self.limit = limit
+
+
+def session_limit_error(message: str, server_text: str) -> SessionLimitError | None:
+    """The `SessionLimitError` for Kaggle's "Maximum batch GPU session count of 2 reached.", else None."""
+    found = _SESSION_LIMIT.search(server_text)
+    if found is None:
+        return None
+    return SessionLimitError(f"{message}: {server_text.strip()}", found.group(1).lower(), int(found.group(2)))

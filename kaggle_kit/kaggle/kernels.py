@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 
 from kaggle_kit.errors import KKError
-from kaggle_kit.kaggle.errors import Target
+from kaggle_kit.kaggle.errors import Target, session_limit_error
 from kaggle_kit.kaggle.transport import Transport
 from kaggle_kit.kaggle.types import KernelPush, KernelSession, metadata_ref, split_ref
 
@@ -50,7 +50,8 @@ class KernelsClient:
         if isinstance(r, KernelPush):
             return r
         if r.error:
-            raise KKError(f"kernel push {ref} failed: {self.transport.credentials.redact(r.error)}")
+            text = self.transport.credentials.redact(r.error)
+            raise session_limit_error(f"kernel push {ref} failed", text) or KKError(f"kernel push {ref} failed: {text}")
         invalid = {
             "dataset sources": r.invalid_dataset_sources, "competition sources": r.invalid_competition_sources,
             "kernel sources": r.invalid_kernel_sources, "model sources": r.invalid_model_sources,

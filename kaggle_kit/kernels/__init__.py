@@ -5,6 +5,7 @@ Modules: `workflow` (what `kk push-kernel` does: typed requests, progress callba
 (a request -> kernel plans), `bundle` (the embedded kaggle_kit code), `metadata` (kernel-metadata.json; the
 accelerator table is `kaggle_kit.accelerators`), `render` (templates -> kernels/build/<slug>/), `runtime` (what
 runs inside a kernel), `sandbox` (the local runner shared by `kk run-kernel` and the emulator), `mounts` (where
-inputs appear), `local` (`kk run-kernel`), `push` (push, wait, outputs, parallel fan-out), `weights`
+inputs appear), `local` (`kk run-kernel`), `push` (push, outputs, run folders), `fanout` (`--parallel N` within Kaggle's session
+limits), `weights`
 (`kk upload-weights`). Nothing heavy is imported here.
 """

@@ -47,7 +47,7 @@ EXCLUDED_PACKAGES = ("kaggle_kit.cli", "kaggle_kit.emulator", "kaggle_kit.kaggle
 EXCLUDED_MODULES = ("kaggle_kit.kernels.render", "kaggle_kit.kernels.push", "kaggle_kit.kernels.weights",
                     "kaggle_kit.kernels.sandbox", "kaggle_kit.kernels.mounts", "kaggle_kit.kernels.local",
                     "kaggle_kit.kernels.metadata", "kaggle_kit.kernels.bundle", "kaggle_kit.kernels.workflow",
-                    "kaggle_kit.kernels.planning", "kaggle_kit.kernels.isolation")
+                    "kaggle_kit.kernels.planning", "kaggle_kit.kernels.isolation", "kaggle_kit.kernels.fanout")
 # Libraries a kernel must not need at import time: the CLI's stack (Kaggle's image may lack them) and the client.
 FORBIDDEN = ("typer", "rich", "click", "flask", "werkzeug", "kaggle", "kagglesdk", "shellingham")
 # Pure-Python libraries kaggle_kit imports that Kaggle's image lacks: shipped in the bundle as a fallback.

@@ -1,7 +1,6 @@
-"""Push rendered kernels, wait for them, fetch their outputs, and bring a training kernel's run folder home.
+"""Push rendered kernels, fetch their outputs, and bring a training kernel's run folder home.
 
     push_kernel(client, kernel)            -> the new version (a `KKError` on any push problem)
-    wait_kernels(client, [(ref, v), ...])  -> final statuses, polling all of them together
     fetch_outputs(client, ref, v, dest)    -> the output files and the parsed log
     install_run(dest, runs_root)           -> the run folder copied (verified against its manifest) into runs/
     split_folds([0, 1, 2, 3, 4], 2)        -> [[0, 2, 4], [1, 3]]: `--parallel N` fans folds over N kernels
@@ -13,7 +12,7 @@ not get one.
 Example (needs a Kaggle client and a rendered kernel, so a plain code block):
 
     pushed = push_kernel(client, render_kernel(plan))
-    [final] = wait_kernels(client, [(pushed.ref, pushed.version)], poll=30)
+    final = client.kernel_status(pushed.ref, pushed.version)     # fanout.run_within_limit polls to the end
     out = fetch_outputs(client, pushed.ref, pushed.version, "kernels/build/x/output")
     install_run([kernel_run_dir(out)], runs_base())
 """
@@ -22,8 +21,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,33 +94,6 @@ def push_kernel(client, kernel, timeout: int | None = None) -> Pushed:
     """Push a `RenderedKernel`'s folder as a new version (the adapter raises on every push problem)."""
     result = client.kernel_push(kernel.build_dir, timeout=timeout)
     return Pushed(result.ref or kernel.ref, result.version, result.url, kernel.build_dir)
-
-
-def wait_kernels(client, targets: list[tuple[str, int | None]], poll: float = 30.0, timeout: float | None = None,
-                 on_status: Callable[[dict[str, str]], None] | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> list:
-    """Poll every `(ref, version)` until each is COMPLETE, ERROR or cancelled; returns their final `KernelStatus`."""
-    final: dict[int, object] = {}
-    started = time.monotonic()
-    while True:
-        states = {}
-        for i, (ref, version) in enumerate(targets):
-            if i not in final:
-                status = client.kernel_status(ref, version)
-                if finished(status.status):
-                    final[i] = status
-                states[ref] = status.status
-            else:
-                states[ref] = final[i].status
-        if on_status:
-            on_status(states)
-        if len(final) == len(targets):
-            return [final[i] for i in range(len(targets))]
-        if timeout is not None and time.monotonic() - started > timeout:
-            waiting = [targets[i][0] for i in range(len(targets)) if i not in final]
-            raise KKError(f"gave up waiting after {timeout:g} s: {', '.join(waiting)} still running",
-                          hint="It keeps running on Kaggle; check later with kk kernel-status REF.")
-        sleep(poll)
 
 
 # -- outputs and logs ------------------------------------------------------------------------------------------------

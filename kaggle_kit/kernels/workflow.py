@@ -41,6 +41,9 @@ class KernelKind(str, Enum):
         return self.value
 
 
+NOT_PUSHED = "NOT_PUSHED"  # a kernel's status when Kaggle refused its push (the others went on)
+
+
 def _quiet(*_args) -> None:
     return None
 
@@ -152,11 +155,13 @@ class KernelReport:
 
     @property
     def pushed(self) -> bool:
-        return self.version is not None or self.status != "RENDERED"
+        return self.version is not None or self.status not in ("RENDERED", NOT_PUSHED)
 
     def to_json(self) -> dict:
         row: dict = {"ref": self.ref, "version": self.version, "status": str(self.status),
                      "build_dir": str(self.build_dir)}
+        if self.status == NOT_PUSHED:
+            row["failure_message"] = self.failure_message
         if not self.pushed:
             return row
         row["url"] = self.url
@@ -185,7 +190,7 @@ class PushReport:
 
     @property
     def failed(self) -> bool:
-        return any(k.followed and not k.ok for k in self.kernels)
+        return any((k.followed and not k.ok) or k.status == NOT_PUSHED for k in self.kernels)
 
     def to_json(self) -> dict:
         rows = [k.to_json() for k in self.kernels]
@@ -245,32 +250,72 @@ def rendered_reports(planning: KernelPlanning, kernels: list) -> list[KernelRepo
 def push_and_follow(client, kernels: list, planning: KernelPlanning, options: WaitOptions,
                     progress: Progress | None = None) -> PushReport:
     """Push each rendered kernel; with `options.wait`, wait for all of them, fetch each one's outputs and log,
-    check what it ran on, and install a training run's folder (gathered from every part) into runs/."""
-    from kaggle_kit.kernels.push import push_kernel, wait_kernels
+    check what it ran on, and install a training run's folder (gathered from every part) into runs/.
+
+    Kaggle runs only `accelerator.session_limit` sessions of a kind at once per account: with `wait`, kk keeps
+    that many in flight and pushes the rest as sessions end (`fanout`); without it, more kernels than that
+    are refused before any is pushed. A kernel whose push fails is reported (NOT_PUSHED) and the others go on.
+    """
+    from kaggle_kit.kernels.fanout import run_within_limit
+    from kaggle_kit.kernels.push import push_kernel
 
     progress = progress or Progress()
-    reports = []
-    for k in kernels:
-        p = push_kernel(client, k, timeout=options.session_timeout)
-        report = KernelReport(planning.kind, p.ref, p.build_dir, p.version, KernelStatus.QUEUED, p.url)
-        reports.append(report)
-        progress.on_pushed(report)
-    result = PushReport(planning.kind, reports)
+    limit = planning.accelerator.session_limit
+    kind = planning.accelerator.kind.upper()
     if not options.wait:
-        return result
+        if len(kernels) > limit:
+            raise KKError(f"{len(kernels)} kernels on {planning.accelerator.describe()}: Kaggle runs at most {limit} "
+                          f"{kind} session(s) at once per account, so the rest would be refused",
+                          hint=f"Add --wait (kk then pushes the rest as sessions end), or use --parallel {limit}.")
+        reports = []
+        for k in kernels:
+            try:
+                p = push_kernel(client, k, timeout=options.session_timeout)
+            except KKError as exc:
+                if not reports:
+                    raise
+                reports.append(_not_pushed(planning.kind, k, exc.message))
+                continue
+            report = KernelReport(planning.kind, p.ref, p.build_dir, p.version, KernelStatus.QUEUED, p.url)
+            reports.append(report)
+            progress.on_pushed(report)
+        return PushReport(planning.kind, reports)
     t0 = time.monotonic()
+    by_launch: dict[int, KernelReport] = {}
+
+    def on_pushed(launch) -> None:
+        p = launch.pushed
+        report = KernelReport(planning.kind, p.ref, p.build_dir, p.version, KernelStatus.QUEUED, p.url)
+        by_launch[id(launch)] = report
+        progress.on_pushed(report)
 
     def on_states(states: dict[str, str]) -> None:
         for ref, status in states.items():
             progress.on_status(ref, status, time.monotonic() - t0)
 
-    finals = wait_kernels(client, [(r.ref, r.version) for r in reports], poll=options.poll(client),
-                          timeout=options.timeout, on_status=on_states)
-    run_parts = [_follow_one(client, report, final, planning.accelerator, progress)
-                 for report, final in zip(reports, finals)]
-    if planning.kind is KernelKind.TRAIN and not result.failed:
+    if len(kernels) > limit:
+        progress.on_note(f"{len(kernels)} kernels, at most {limit} {kind} session(s) at once (Kaggle's limit per "
+                         "account): the rest are pushed as sessions end")
+    launches = run_within_limit(client, kernels, limit, poll=options.poll(client), timeout=options.timeout,
+                                session_timeout=options.session_timeout, on_pushed=on_pushed, on_status=on_states,
+                                on_note=progress.on_advice)
+    reports, run_parts = [], []
+    for launch in launches:
+        if launch.pushed is None:
+            reports.append(_not_pushed(planning.kind, launch.kernel, launch.error or "not pushed"))
+            continue
+        report = by_launch[id(launch)]
+        reports.append(report)
+        run_parts.append(_follow_one(client, report, launch.final, planning.accelerator, progress))
+    result = PushReport(planning.kind, reports)
+    if planning.kind is KernelKind.TRAIN:
+        # Folds that finished are installed even when another part failed: they are never trained twice.
         _install(result, [p for p in run_parts if p is not None])
     return result
+
+
+def _not_pushed(kind: KernelKind, kernel, message: str) -> KernelReport:
+    return KernelReport(kind, kernel.ref, kernel.build_dir, status=NOT_PUSHED, failure_message=message)
 
 
 def _follow_one(client, report: KernelReport, final, accelerator: Accelerator, progress: Progress) -> Path | None:

@@ -103,10 +103,11 @@ def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
 
 def train_dataset(images: np.ndarray, labels: np.ndarray, num_classes: int, batch_size: int,
                   augment: AugmentConfig | None = None, seed: int = 0, shuffle: bool = True,
-                  deterministic: bool = False):
+                  deterministic: bool = False, drop_remainder: bool = False):
     """Batches `(uint8 images, one-hot float32 labels)` for one pass over the data (Keras repeats per epoch).
 
-    Reshuffled every epoch (seeded); the last batch may be smaller.
+    Reshuffled every epoch (seeded); the last batch may be smaller unless `drop_remainder` (static shapes for a
+    data-parallel mesh: each epoch's reshuffle drops different rows, so none is left out for good).
     """
     tf = _tf()
     images = np.ascontiguousarray(images)
@@ -118,7 +119,7 @@ def train_dataset(images: np.ndarray, labels: np.ndarray, num_classes: int, batc
     ds = tf.data.Dataset.range(n)
     if shuffle:
         ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
 
     aug = batch_augment_fn(augment, tuple(images.shape[1:]), seed=seed)
 
@@ -144,19 +145,34 @@ def train_dataset(images: np.ndarray, labels: np.ndarray, num_classes: int, batc
 
 
 def eval_dataset(images: np.ndarray, labels: np.ndarray | None = None, num_classes: int | None = None,
-                 batch_size: int = 256):
-    """Batches in row order, no augmentation: `(images, one-hot)` with labels, else `images` alone."""
+                 batch_size: int = 256, pad_to: int = 1):
+    """Batches in row order, no augmentation: `(images, one-hot)` with labels, else `images` alone.
+
+    `pad_to` > 1 (a data-parallel mesh, where every batch must split evenly over the devices): the rows are
+    padded with copies of the last one up to a multiple of it, and labelled batches carry a sample weight
+    that is 0 on the copies, so metrics count every real row once and no copy.
+    """
     tf = _tf()
     images = np.ascontiguousarray(images)
     n = len(images)
     x = tf.convert_to_tensor(images)
-    ds = tf.data.Dataset.range(n).batch(batch_size)
+    padded = n + (-n % pad_to if pad_to > 1 else 0)
+    ds = tf.data.Dataset.range(padded).batch(batch_size)
+    last = tf.constant(max(n - 1, 0), tf.int64)
+
+    def rows(idx):
+        return tf.minimum(idx, last)
+
     if labels is None:
-        ds = ds.map(lambda idx: tf.gather(x, idx), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        ds = ds.map(lambda idx: tf.gather(x, rows(idx)), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     else:
         y = tf.convert_to_tensor(np.asarray(labels, dtype=np.int32))
-        ds = ds.map(lambda idx: (tf.gather(x, idx), tf.one_hot(tf.gather(y, idx), num_classes, dtype=tf.float32)),
-                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+        def labelled(idx):
+            xb, yb = tf.gather(x, rows(idx)), tf.one_hot(tf.gather(y, rows(idx)), num_classes, dtype=tf.float32)
+            return (xb, yb) if padded == n else (xb, yb, tf.cast(idx < n, tf.float32))
+
+        ds = ds.map(labelled, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return _with_options(ds.prefetch(tf.data.AUTOTUNE), True)
 
 
@@ -170,11 +186,27 @@ def _with_options(ds, deterministic: bool):
 
 
 def predict_probs(model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """Model probabilities `(N, K)` float32 for uint8 images, batched without augmentation."""
+    """Model probabilities `(N, K)` float32 for uint8 images, batched without augmentation.
+
+    On a data-parallel mesh every batch, the last one too, is made to split evenly over the devices (padded;
+    the padding's outputs are cut)."""
     if len(images) == 0:
         return np.zeros((0, int(model.output_shape[-1])), np.float32)
-    probs = model.predict(eval_dataset(images, batch_size=batch_size), verbose=0)
-    return np.asarray(probs, dtype=np.float32)
+    replicas = data_parallel_replicas()
+    if replicas > 1:
+        batch_size = -(-batch_size // replicas) * replicas
+    probs = model.predict(eval_dataset(images, batch_size=batch_size, pad_to=replicas), verbose=0)
+    return np.asarray(probs, dtype=np.float32)[:len(images)]
+
+
+def data_parallel_replicas() -> int:
+    """Devices a `keras.distribution` splits each batch over (1 when none is set: on TensorFlow, where a
+    tf.distribute strategy splits batches itself, uneven ones included)."""
+    import keras
+
+    dist = keras.distribution.distribution()
+    mesh = getattr(dist, "device_mesh", None)
+    return int(np.prod(mesh.shape)) if mesh is not None else 1
 
 
 # ---- the rows a run trains on ------------------------------------------------------------------------------------

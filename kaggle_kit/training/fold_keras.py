@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,7 +45,56 @@ def fold_seed(seed: int, fold: int) -> int:
     return int(seed) * 1009 + int(fold)
 
 
-def compile_model(recipe: RecipeConfig, spec: CompetitionSpec, strategy):
+@dataclass(frozen=True)
+class Batching:
+    """How one fold's batches are shaped for the devices: the recipe's `batch_size` is per replica.
+
+    One replica: the recipe's batch, a smaller last batch kept. A data-parallel strategy (2 GPUs, 8 TPU cores):
+    global batch = per-replica batch x replicas with static shapes (`drop_remainder`), and on a TPU several
+    steps per execution so the host does not stall the device between small steps.
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> b = Batching.of(128, NS(replicas=8, kind="tpu"), 33600)
+        >>> b.global_batch, b.steps, b.drop_remainder, b.steps_per_execution
+        (1024, 32, True, 16)
+        >>> Batching.of(128, NS(replicas=1, kind="cpu"), 1000).steps
+        8
+        >>> Batching.of(16, NS(replicas=8, kind="tpu"), 45).note   # tiny data: fewer rows than one global batch
+        '45 training rows are fewer than one global batch (16 x 8 replicas): 5 per replica'
+
+    """
+
+    global_batch: int
+    steps: int
+    drop_remainder: bool
+    steps_per_execution: int
+    eval_batch: int
+    note: str | None = None
+
+    @classmethod
+    def of(cls, per_replica: int, strategy, n_train: int) -> Batching:
+        replicas = max(1, int(strategy.replicas))
+        if replicas == 1:
+            return cls(per_replica, max(1, math.ceil(n_train / per_replica)), False, 1, max(per_replica, 256))
+        note = None
+        if n_train < per_replica * replicas:  # tiny data: shrink the per-replica batch rather than train nothing
+            smaller = max(1, n_train // replicas)
+            note = (f"{n_train} training rows are fewer than one global batch ({per_replica} x {replicas} "
+                    f"replicas): {smaller} per replica")
+            per_replica = smaller
+        global_batch = per_replica * replicas
+        steps = max(1, n_train // global_batch)
+        spe = min(TPU_STEPS_PER_EXECUTION, steps) if strategy.kind == "tpu" else 1
+        eval_batch = -(-max(global_batch, 256) // replicas) * replicas
+        return cls(global_batch, steps, True, spe, eval_batch, note)
+
+
+# Steps per device call on a TPU: few enough that progress and the budget still see each epoch's early steps.
+TPU_STEPS_PER_EXECUTION = 16
+
+
+def compile_model(recipe: RecipeConfig, spec: CompetitionSpec, strategy, steps_per_execution: int = 1):
     """The recipe's model, compiled with its optimizer and loss inside `strategy.scope()`."""
     import keras
 
@@ -55,7 +105,10 @@ def compile_model(recipe: RecipeConfig, spec: CompetitionSpec, strategy):
     with strategy.scope():
         model = build_model(recipe.model, spec.image_shape, spec.num_classes)
         model.compile(optimizer=build_optimizer(recipe.optimizer, float(recipe.optimizer.lr)),
-                      loss=build_loss(recipe.loss), metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+                      # Weighted: padding rows (weight 0, a data-parallel mesh's even batches) must not count.
+                      loss=build_loss(recipe.loss),
+                      weighted_metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+                      steps_per_execution=steps_per_execution)
     return model
 
 
@@ -81,12 +134,11 @@ class KerasFoldTrainer:
     def train_fold(self, fold: int, run_dir: Path, recipe: RecipeConfig, spec: CompetitionSpec, data: TrainData,
                    reporter: Reporter) -> FoldResult:
         """Train (or resume) one fold and write its artifacts; `done.json` is written last."""
-        import keras
 
         from kaggle_kit.training.callbacks import BatchProgress, FoldCheckpoint
-        from kaggle_kit.training.data import eval_dataset, predict_probs, train_dataset
+        from kaggle_kit.training.data import data_parallel_replicas, eval_dataset, predict_probs, train_dataset
         from kaggle_kit.training.schedules import RunLength, build_schedule_callbacks
-        from kaggle_kit.training.strategy import set_determinism
+        from kaggle_kit.training.strategy import fresh_session, set_determinism
 
         t_start = time.perf_counter()  # a time budget counts from here: building and compiling are part of the fold
         if self.strategy is None:
@@ -95,12 +147,13 @@ class KerasFoldTrainer:
         fdir.mkdir(parents=True, exist_ok=True)
         chash = runs.config_hash(recipe)
         x_tr, y_tr, x_va, y_va, va_rows = data.fold_arrays(fold)
-        steps = max(1, math.ceil(len(x_tr) / recipe.batch_size))
-        policy = keras.config.dtype_policy()
-        keras.backend.clear_session()  # frees the previous fold's graphs; it also resets the dtype policy
-        keras.config.set_dtype_policy(policy)
+        batching = Batching.of(recipe.batch_size, self.strategy, len(x_tr))
+        if batching.note:
+            reporter.message(f"fold {fold}: {batching.note}")
+        steps = batching.steps
+        fresh_session()
         set_determinism(fold_seed(recipe.seed, fold), recipe.deterministic)
-        model = compile_model(recipe, spec, self.strategy.strategy)
+        model = compile_model(recipe, spec, self.strategy.strategy, batching.steps_per_execution)
 
         state, resumed = self._resume(fold, fdir, model, chash, reporter)
         initial_epoch = state.epoch
@@ -115,10 +168,11 @@ class KerasFoldTrainer:
                                       "budget_minutes": recipe.budget_minutes})
         if initial_epoch < epochs and not state.stopped_early:
             # A resumed fold must not replay epoch 1's shuffle and augmentation draws: offset the seed by the epoch.
-            train_ds = train_dataset(x_tr, y_tr, spec.num_classes, recipe.batch_size, recipe.augment,
+            train_ds = train_dataset(x_tr, y_tr, spec.num_classes, batching.global_batch, recipe.augment,
                                      seed=fold_seed(recipe.seed, fold) + 7919 * initial_epoch,
-                                     deterministic=recipe.deterministic)
-            val_ds = eval_dataset(x_va, y_va, spec.num_classes, batch_size=max(recipe.batch_size, 256))
+                                     deterministic=recipe.deterministic, drop_remainder=batching.drop_remainder)
+            val_ds = eval_dataset(x_va, y_va, spec.num_classes, batch_size=batching.eval_batch,
+                                  pad_to=data_parallel_replicas())
             callbacks = build_schedule_callbacks(recipe.schedule, float(recipe.optimizer.lr), length, steps)
             if reporter.wants_batches:
                 callbacks.insert(0, BatchProgress(fold, steps, reporter))
@@ -152,6 +206,11 @@ class KerasFoldTrainer:
             "best_epoch": state.best_epoch, "epochs_run": int(state.epoch), "stopped_early": bool(state.stopped_early),
             "monitor": recipe.monitor, "best_monitor": state.best, "seconds": seconds,
             "images_per_sec": float(np.median(ips)) if ips else None,
+            # mesh_devices: what keras.distribution really split batches over (JAX), measured after training.
+            "batching": {"replicas": int(self.strategy.replicas), "mesh_devices": data_parallel_replicas(),
+                         "global_batch": batching.global_batch,
+                         "steps_per_epoch": batching.steps, "drop_remainder": batching.drop_remainder,
+                         "steps_per_execution": batching.steps_per_execution},
         }
         if budget:
             extra["budget"] = {

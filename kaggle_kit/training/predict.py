@@ -156,36 +156,14 @@ def _predict_fold(path: Path, passes: list[np.ndarray], num_classes: int, batch_
 
         est = load_estimator(path)
         return average_passes([baseline_probs(est, x, num_classes) for x in passes])
-    import keras
-
     from kaggle_kit.training.data import predict_probs
+    from kaggle_kit.training.strategy import fresh_session
 
     model = load_fold_model(path, model_cfg, image_shape or tuple(passes[0].shape[1:]), num_classes)
-    replicas = _replicas()
-    if replicas > 1:  # data-parallel (JAX): every batch, the last one too, must split evenly over the devices
-        batch_size = -(-batch_size // replicas) * replicas
-        probs = average_passes([predict_probs(model, _pad(x, batch_size), batch_size=batch_size)[:len(x)]
-                                for x in passes])
-    else:
-        probs = average_passes([predict_probs(model, x, batch_size=batch_size) for x in passes])
+    probs = average_passes([predict_probs(model, x, batch_size=batch_size) for x in passes])
     del model
-    keras.backend.clear_session()
+    fresh_session()
     return probs
-
-
-def _replicas() -> int:
-    """Devices a `keras.distribution` spreads each batch over (1 when none is set, e.g. on TensorFlow)."""
-    import keras
-
-    dist = keras.distribution.distribution()
-    mesh = getattr(dist, "device_mesh", None)
-    return int(np.prod(mesh.shape)) if mesh is not None else 1
-
-
-def _pad(images: np.ndarray, multiple: int) -> np.ndarray:
-    """`images` with copies of the last one appended up to a multiple of `multiple` (their outputs are cut)."""
-    extra = -len(images) % multiple
-    return np.concatenate([images, np.repeat(images[-1:], extra, axis=0)]) if extra else images
 
 
 def version_note(trained: dict | None) -> str | None:

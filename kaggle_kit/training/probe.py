@@ -129,7 +129,7 @@ def run_probe(competition: Competition, recipe: RecipeConfig, minutes: float,
     from kaggle_kit.training.fold_keras import compile_model, fold_seed
     from kaggle_kit.training.folds import assign_folds, stratified_sample
     from kaggle_kit.training.schedules import RunLength, build_schedule_callbacks
-    from kaggle_kit.training.strategy import detect_strategy, set_determinism
+    from kaggle_kit.training.strategy import detect_strategy, fresh_session, set_determinism
 
     reporter = reporter or Reporter()
     t0 = time.perf_counter()
@@ -145,7 +145,7 @@ def run_probe(competition: Competition, recipe: RecipeConfig, minutes: float,
     reporter.message(f"augmentation probe: {len(candidates)} candidates x {each * 60:.0f} s on {len(sample)} "
                      f"training rows (fold 0 of {PROBE_FOLDS})")
     strategy = detect_strategy(mixed_precision=recipe.mixed_precision)
-    keras.backend.clear_session()
+    fresh_session()
     set_determinism(fold_seed(recipe.seed, 0), recipe.deterministic)
     model = compile_model(recipe, spec, strategy.strategy)
     val_ds = eval_dataset(x_va, y_va, spec.num_classes, batch_size=max(recipe.batch_size, 256))
@@ -189,7 +189,7 @@ def run_probe(competition: Competition, recipe: RecipeConfig, minutes: float,
               "seconds": round(time.perf_counter() - t0, 1), "candidates": rows}
     reporter.message(f"augmentation probe chose {chosen!r} ({describe(candidates[chosen])}); a candidate replaces "
                      f"the recipe's augmentation only when better by more than {margin:.4f}")
-    keras.backend.clear_session()
+    fresh_session()
     return result
 
 

@@ -208,6 +208,20 @@ def detect_strategy(mixed_precision: bool | None = None) -> StrategyInfo:
     return info
 
 
+def fresh_session() -> None:
+    """`keras.backend.clear_session()` (frees the previous model's graphs and layers) keeping what
+    `detect_strategy` set: clear_session also resets the dtype policy and the `keras.distribution`, after which a
+    JAX data-parallel run would silently go on on one device."""
+    import keras
+
+    policy = keras.config.dtype_policy()
+    distribution = keras.distribution.distribution()
+    keras.backend.clear_session()
+    keras.config.set_dtype_policy(policy)
+    if distribution is not None:
+        keras.distribution.set_distribution(distribution)
+
+
 def set_determinism(seed: int, deterministic: bool = False) -> None:
     """Seed Python, NumPy, TensorFlow and Keras; with `deterministic`, also make TF ops deterministic.
 

@@ -3,6 +3,8 @@ image, run through `kk run-kernel --image` with the Keras overlay built once int
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 from pathlib import Path
@@ -206,8 +208,8 @@ def test_weights_trained_under_kaggles_older_keras_predict_here(tmp_path, kernel
 def test_tpu_training_kernel_trains_se_swish_symmetric_ce_on_jax(gpu_kernel):
     """A --tpu training kernel under --image kaggle-tpu: Keras on JAX, DataParallel over 8 devices, bfloat16,
     with the custom parts (squeeze-excite, swish, symmetric CE with label smoothing) on the JAX backend."""
-    result = CliRunner().invoke(app, ["push-kernel", "train", "--tpu", "--recipe", "seed001", "--limit", "64",
-                                      "--epochs", "1", "--folds", "2", "--fold", "0", "--batch-size", "16",
+    result = CliRunner().invoke(app, ["push-kernel", "train", "--tpu", "--recipe", "seed001", "--limit", "90",
+                                      "--epochs", "1", "--folds", "2", "--fold", "0", "--batch-size", "2",
                                       "--set", "model.params.width=0.125", "--set", "loss.label_smoothing=0.1",
                                       "--set", "augment.backend=none", "--render-only", "--json"])
     assert result.exit_code == 0, result.output
@@ -222,3 +224,10 @@ def test_tpu_training_kernel_trains_se_swish_symmetric_ce_on_jax(gpu_kernel):
     assert done and 0.0 <= metrics["accuracy"] <= 1.0
     history = next((folder / "output").rglob("fold0/history.csv")).read_text()
     assert "nan" not in history.lower()
+    # TPU-shaped batches: a global batch of 2 x 8 replicas, 45 training rows -> 2 static steps (the remainder
+    # dropped) run as one execution; the 45 validation rows are padded to 48 with weight 0, so the epoch's
+    # val_accuracy is over the 45 real rows, exactly what the fold's out-of-fold predictions score.
+    assert metrics["batching"] == {"replicas": 8, "mesh_devices": 8, "global_batch": 16, "steps_per_epoch": 2,
+                                   "drop_remainder": True, "steps_per_execution": 2}
+    rows = list(csv.DictReader(io.StringIO(history)))
+    assert metrics["n"] == 45 and float(rows[-1]["val_accuracy"]) == pytest.approx(metrics["accuracy"], abs=1e-6)
