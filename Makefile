@@ -42,6 +42,10 @@ $(STAMP): $(KK_HOME)/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e "$(KK_HOME)[dev]"
+	@# Kernels run under Kaggle's GPU image profile by default (kaggle_kit/profiles): build its overlay now, so
+	@# the emulator and kk run-kernel need no package index later (make demo runs offline).
+	@$(PY) -c "from kaggle_kit.profiles import ensure_overlay, load_profile; ensure_overlay(load_profile('kaggle-gpu'))" \
+	  || echo "note: could not build the kaggle-gpu image profile now; kernels build it on first use"
 	@touch $(STAMP)
 
 setup: $(STAMP) ## Create the checkout's .venv and install kk with its dev extras (fast when already done)

@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from kaggle_kit.profiles import CACHE_ENV, cache_root
 from kaggle_kit.sample_data import write_competition
+
+# Kernels run under Kaggle's image profiles by default; their overlays are built once into the user's cache. Tests
+# point HOME at temporary folders, so pin the cache to the real one before any does (CI keeps it between runs).
+os.environ.setdefault(CACHE_ENV, str(cache_root()))
 
 # -- skips fail unless allowed ----------------------------------------------------------------------------------------
 # A test that cannot run here (no `unshare -n`, no GPU...) proves nothing, and a skip reads as green in CI. So every

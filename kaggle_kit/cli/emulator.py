@@ -45,6 +45,9 @@ def serve(
     allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Listen on a non-loopback --host (anyone "
                                                "who can reach it may run code in kernels).")] = False,
     scoring_delay: Annotated[float, typer.Option(help="Seconds a new submission reads as PENDING.")] = 0.0,
+    image: Annotated[str, typer.Option("--image", help="Image profile kernel sessions run under: kaggle (Kaggle's "
+                                       "image for each session's accelerator), kaggle-gpu, kaggle-tpu, or local "
+                                       "(this environment as it is); see kk run-kernel --help.")] = "kaggle",
     quiet: QuietOpt = False,
 ) -> None:
     """Serve the Kaggle API for the competitions in --store until Ctrl-C (--quiet: no access log).
@@ -60,6 +63,10 @@ def serve(
                           "this machine (/proc/PID/cmdline), the emulator's kernels included",
                           hint=f'put the users in a file (JSON {{"name": "key"}} or name:key lines, chmod 600) and '
                                f"pass --users-file FILE, or export {USERS_ENV}=name:key,name2:key2")
+    from kaggle_kit.profiles import image_names
+
+    if image not in image_names():
+        raise ConfigError(f"--image {image!r}: no such image profile (known: {', '.join(image_names())})")
     if not store.is_dir():
         raise ConfigError(f"--store {store}: no such folder",
                           hint="make one with `python make_competitions.py DIR` or kaggle_kit.sample_data")
@@ -83,10 +90,11 @@ def serve(
                           hint="pick another --port (0: any free port)") from None
     except ValueError as exc:
         raise ConfigError(f"cannot start the emulator: {exc}") from None
+    server.backend.kernels.image = image
     comps = ", ".join(sorted(server.backend.competitions.competitions)) or "none"
     typer.echo(f"Kaggle emulator listening on {server.url}")
     typer.echo(f"  competitions: {comps}\n  state: {server.backend.state_dir}\n"
-               f"  users: {', '.join(sorted(users))}\n"
+               f"  users: {', '.join(sorted(users))}\n  kernel sessions run under image profile: {image}\n"
                f"  control API token (/_emulator/faults, calls, rules): {server.admin_token_file}\n"
                f"  client: KAGGLE_API_ENVIRONMENT=LOCALHOST HTTP_PROXY={server.url}   kk: KK_KAGGLE_URL={server.url}",
                err=True)

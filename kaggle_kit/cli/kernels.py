@@ -384,10 +384,11 @@ def run_kernel_cmd(
                                                        "of refusing (weaker: subprocesses are not covered).")]
     = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not stream the kernel's log.")] = False,
-    image: Annotated[str, typer.Option("--image", help="Image profile to run under: local (this environment), "
-                                       "kaggle-gpu or kaggle-tpu (Kaggle's library versions over this "
-                                       "environment, simulated devices; built once into the user cache).")]
-    = "local",
+    image: Annotated[str, typer.Option("--image", help="Image profile to run under: kaggle (Kaggle's image for the "
+                                       "kernel's accelerator: kaggle-tpu for a TPU kernel, else kaggle-gpu), "
+                                       "kaggle-gpu or kaggle-tpu (Kaggle's library versions over this environment, "
+                                       "simulated devices; built once into the user cache), or local (this "
+                                       "environment as it is).")] = "kaggle",
     as_json: JsonOpt = False,
 ) -> None:
     """Run a rendered kernel here as Kaggle (and the emulator) would: local inputs, temp working dir, no network

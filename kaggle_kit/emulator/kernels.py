@@ -46,6 +46,7 @@ from kaggle_kit.emulator.kernel_records import Kernel, KernelSettings, KernelVer
 from kaggle_kit.emulator.machines import resolve_machine
 from kaggle_kit.emulator.notebooks import check_notebook, runner_script
 from kaggle_kit.io import atomic_write_json, atomic_write_text
+from kaggle_kit.profiles import KAGGLE
 from kaggle_kit.status import KernelStatus
 
 DEFAULT_TIMEOUT = 9 * 3600.0  # Kaggle's batch session limit (12 h CPU/GPU, 9 h TPU): the smaller one
@@ -65,6 +66,7 @@ class KernelsBackend(ServiceBackend):
         self.session_timeout = DEFAULT_TIMEOUT  # cap for every session (a push may ask for less)
         self.layout = "nested"  # where sources are mounted (see kaggle_kit.kernels.sandbox.input_mounts)
         self.weak_isolation = True  # without `unshare -n`, fall back to the audit-hook guard (and log it)
+        self.image = KAGGLE  # the image profile sessions run under (`kk emulator serve --image`)
         self._slots: threading.BoundedSemaphore | None = None  # made at the first session from `max_sessions`
         self._live: dict[tuple[str, int], list[dict]] = {}
         self._threads: dict[tuple[str, int], threading.Thread] = {}
@@ -288,6 +290,7 @@ class KernelsBackend(ServiceBackend):
         return input_mounts(comps, datasets, kernels, layout=self.layout)
 
     def _session(self, kernel: Kernel, v: KernelVersion) -> None:
+        from kaggle_kit.kernels.local import image_settings
         from kaggle_kit.kernels.sandbox import run_kernel
 
         key = (kernel.ref, v.number)
@@ -318,10 +321,15 @@ class KernelsBackend(ServiceBackend):
             if accelerator == "cpu" and s.machine_shape and not shape_warning:
                 notes.append(f"machine shape {s.machine_shape} requested without enable_gpu/enable_tpu: CPU session")
             try:
+                # Built once per profile into the user cache; a session waiting for the build shows it in its log.
+                python_path, env, image_notes = image_settings(
+                    self.image, accelerator, progress=lambda line: live.append(
+                        {"stream_name": "stdout", "time": 0.0, "data": f"[kk emulator] {line}\n"}))
                 result = run_kernel(self.runner_path(kernel, v), self.version_dir(kernel, v.number) / "output",
                                     mounts=self._mounts(kernel, v), internet=s.enable_internet, timeout=timeout,
                                     accelerator=accelerator, machine_shape=v.machine_shape,
-                                    weak_isolation=self.weak_isolation, on_line=live.append, notes=notes,
+                                    weak_isolation=self.weak_isolation, on_line=live.append,
+                                    notes=notes + image_notes, python_path=python_path, env=env,
                                     cancel=cancel, hide=[p for p in (self.root.state_dir, self.root.store_dir) if p])
                 status, failure, outputs, isolation = (KernelStatus(result.status), result.failure_message,
                                                        result.outputs, result.isolation)

@@ -22,7 +22,7 @@ from kaggle_kit.errors import KKError
 from kaggle_kit.io import atomic_write_text
 from kaggle_kit.kernels.metadata import as_bool, read_metadata
 from kaggle_kit.kernels.mounts import InputLayout, Mount, input_mounts
-from kaggle_kit.profiles import ImageProfile
+from kaggle_kit.profiles import KAGGLE, LOCAL, ImageProfile, ensure_overlay, resolve_image
 
 LOG_FILE = "kernel.log"  # the session's log, Kaggle's JSON format, beside the outputs
 
@@ -46,13 +46,12 @@ def metadata_mounts(folder: Path, meta: dict, datasets_root: Path, kernels_root:
 def run_rendered_kernel(folder: Path, datasets_root: Path | None = None, out: Path | None = None,
                         layout: InputLayout | str = InputLayout.NESTED, timeout: float | None = None,
                         weak_isolation: bool = False, on_line: Callable[[dict], None] | None = None,
-                        image: str | ImageProfile = "local", progress: Callable[[str], None] | None = None):
+                        image: str | ImageProfile = KAGGLE, progress: Callable[[str], None] | None = None):
     """Run `folder`'s kernel as Kaggle would; its outputs (and `kernel.log`) go to `out`, default
     `folder/output/` (emptied first: kk's own folder shows this run's outputs only). Returns the `SandboxResult`.
 
-    `image`: an image profile (`kaggle_kit.profiles`: `local`, `kaggle-gpu`, `kaggle-tpu`) whose packages are put
-    before this environment's (built once into the user cache, `progress` reports it) and whose devices are
-    simulated when the kernel asked for that profile's accelerator."""
+    `image`: an image profile (`kaggle_kit.profiles`: `kaggle`, the default, picks `kaggle-tpu` or `kaggle-gpu`
+    by the kernel's accelerator; `local` is this environment as it is); see `image_settings`."""
     from kaggle_kit.kernels.sandbox import run_kernel
     from kaggle_kit.kernels.weights import datasets_root as default_datasets_root
     from kaggle_kit.kernels.workflow import build_root
@@ -62,22 +61,7 @@ def run_rendered_kernel(folder: Path, datasets_root: Path | None = None, out: Pa
     mounts = metadata_mounts(folder, meta, datasets_root or default_datasets_root(), build_root(), layout)
     accelerator = Accelerator.from_switches(as_bool(meta.get("enable_gpu"), False),
                                             as_bool(meta.get("enable_tpu"), False), meta.get("machine_shape"))
-    from kaggle_kit.profiles import ensure_overlay, load_profile
-
-    profile = image if isinstance(image, ImageProfile) else load_profile(image)
-    overlay = ensure_overlay(profile, progress=progress)
-    notes = []
-    env = {"KK_IMAGE_PROFILE": profile.name} if profile.name != "local" else {}
-    if profile.name != "local":
-        notes.append(f"image profile {profile.name}: {', '.join(f'{k} {v}' for k, v in profile.overlay.items())} "
-                     f"over this environment ({profile.source.split(':')[0]})")
-        if accelerator.kind == profile.accelerator:
-            env.update(profile.kernel_env())
-            notes.append(f"simulating {profile.devices} {profile.accelerator.upper()} device(s) on this machine's "
-                         "CPU (a simulation: it shows placement and replica counts, not speed or memory)")
-        elif accelerator.kind != "cpu":
-            notes.append(f"the kernel asks for a {accelerator.kind.upper()}, the {profile.name} profile simulates "
-                         f"a {profile.accelerator.upper()}: no devices are simulated")
+    python_path, env, notes = image_settings(image, accelerator.kind, progress)
     dest = out or folder / "output"
     if out is None and dest.is_dir():
         shutil.rmtree(dest)
@@ -85,6 +69,29 @@ def run_rendered_kernel(folder: Path, datasets_root: Path | None = None, out: Pa
                         internet=as_bool(meta.get("enable_internet"), True), timeout=timeout,
                         accelerator=accelerator.kind, machine_shape=meta.get("machine_shape"),
                         weak_isolation=weak_isolation, on_line=on_line, notes=notes,
-                        python_path=[overlay] if overlay else None, env=env)
+                        python_path=python_path, env=env)
     atomic_write_text(dest / LOG_FILE, json.dumps(result.log))
     return result
+
+
+def image_settings(image: str | ImageProfile, accelerator: str, progress: Callable[[str], None] | None = None
+                   ) -> tuple[list[Path] | None, dict[str, str], list[str]]:
+    """`(python_path, env, notes)` of a kernel asking for `accelerator` run under `image` (`kk run-kernel` and the
+    emulator): the profile's overlay packages put before this environment's (built once into the user cache,
+    `progress` reports it), its devices simulated when the kernel asked for the profile's accelerator, and the
+    lines that say so in the kernel's log."""
+    profile = image if isinstance(image, ImageProfile) else resolve_image(image, accelerator)
+    overlay = ensure_overlay(profile, progress=progress)
+    notes = []
+    env = {"KK_IMAGE_PROFILE": profile.name} if profile.name != LOCAL else {}
+    if profile.name != LOCAL:
+        notes.append(f"image profile {profile.name}: {', '.join(f'{k} {v}' for k, v in profile.overlay.items())} "
+                     f"over this environment ({profile.source.split(':')[0]})")
+        if accelerator == profile.accelerator:
+            env.update(profile.kernel_env())
+            notes.append(f"simulating {profile.devices} {profile.accelerator.upper()} device(s) on this machine's "
+                         "CPU (a simulation: it shows placement and replica counts, not speed or memory)")
+        elif accelerator != "cpu":
+            notes.append(f"the kernel asks for a {accelerator.upper()}, the {profile.name} profile simulates "
+                         f"a {profile.accelerator.upper()}: no devices are simulated")
+    return ([overlay] if overlay else None), env, notes

@@ -35,6 +35,7 @@ from kaggle_kit.errors import KKError
 
 HERE = Path(__file__).resolve().parent
 LOCAL = "local"
+KAGGLE = "kaggle"  # the default: the Kaggle image matching the kernel's accelerator
 CACHE_ENV = "KK_PROFILE_CACHE"
 DONE_MARK = ".kk-profile.json"
 
@@ -79,6 +80,24 @@ class ImageProfile:
 
 def profile_names() -> list[str]:
     return [LOCAL, *sorted(p.stem for p in HERE.glob("*.toml"))]
+
+
+def image_names() -> list[str]:
+    """What `--image` accepts: `kaggle` (the default), every profile, and `local`."""
+    return [KAGGLE, *profile_names()]
+
+
+def resolve_image(name: str, accelerator: str) -> ImageProfile:
+    """The profile a kernel asking for `accelerator` (cpu, gpu, tpu) runs under: `kaggle` is the image Kaggle
+    would give it (`kaggle-tpu` for a TPU session, `kaggle-gpu` for a GPU or CPU one); any other name as given.
+
+    Example:
+        >>> resolve_image("kaggle", "tpu").name, resolve_image("kaggle", "cpu").name, resolve_image("local", "tpu").name
+        ('kaggle-tpu', 'kaggle-gpu', 'local')
+    """
+    if name == KAGGLE:
+        name = "kaggle-tpu" if accelerator == "tpu" else "kaggle-gpu"
+    return load_profile(name)
 
 
 def load_profile(name: str) -> ImageProfile:

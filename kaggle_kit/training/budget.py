@@ -7,10 +7,12 @@ out-of-fold predictions all count). `BudgetPlanner` is the arithmetic; `BudgetCa
 
 1. **probe**: the first training steps of epoch 1 are timed (the first step, which traces and compiles, is
    left out), and the first plan is made from them: epochs that fit = remaining time / estimated epoch time.
-2. **replan**: after every epoch the plan is made again from the last epoch's measured wall time (training,
-   validation and checkpoint together). The plan only ever shrinks: a machine that slows down shortens the
-   run, and the run length the schedule reads (`schedules.RunLength`) follows, so a cosine still ends at its
-   floor at the new end.
+2. **replan**: after every epoch the plan is made again from the measured epoch wall time (training,
+   validation and checkpoint together; the median of the last `RECENT` epochs, so one epoch slowed by a
+   neighbour's job does not cut the run for good). A machine that slows down shortens the run; one that turns
+   out faster than the first plan lengthens it, but only in the first half of the plan (`GROW_BEFORE`), while
+   the schedule is still near its peak. The run length the schedule reads (`schedules.RunLength`) follows, so
+   a cosine still ends at its floor at the new end.
 3. **last resort**: if, inside an epoch, the time left cannot fit the rest of the epoch plus its validation
    and the final predictions, the epoch is cut short (Keras validates and checkpoints it as usual). A fold's
    first epoch is never cut: a budget smaller than compiling plus one epoch is reported, and overrun.
@@ -26,6 +28,8 @@ Example:
     4
     >>> planner.replans[0]["from"], planner.replans[0]["to"]
     (5, 4)
+    >>> BudgetPlanner(60.0, 100).plan(5.0, 0, 8.0, 2.0), BudgetPlanner(60.0, 100).plan(5.0, 0, 4.0, 2.0)
+    (6, 12)
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ SAFETY = 0.95  # plan to use this share of the budget: timings on a shared machi
 PROBE_STEPS = 8  # timed training steps (after the compiling first one) before the first plan
 PROBE_MIN_S = 1.0  # ...or until this long has passed, whichever is later (bounded by the epoch's steps)
 EVAL_COST = 0.5  # an evaluated image costs about this share of a trained one (forward only); a guess until measured
+RECENT = 3  # replans read the median wall time of this many last epochs
+GROW_BEFORE = 0.5  # a plan may lengthen only while fewer than this share of its epochs are done
 
 
 def _utc(ts: float) -> str:
@@ -51,7 +57,8 @@ def _utc(ts: float) -> str:
 
 
 class BudgetPlanner:
-    """The number of epochs that fit in `budget_s`, planned and replanned from measured times (never grown)."""
+    """The number of epochs that fit in `budget_s`, planned and replanned from measured times (lengthened only
+    in the plan's first half)."""
 
     def __init__(self, budget_s: float, max_epochs: int, min_epochs: int = 1):
         self.budget_s = float(budget_s)
@@ -70,16 +77,20 @@ class BudgetPlanner:
         return max(self.min_epochs, min(self.max_epochs, done + more + (1 if epochs_done > done else 0)))
 
     def plan(self, elapsed_s: float, epochs_done: float, epoch_s: float, tail_s: float) -> int:
-        """Plan (first call) or replan: the new length, never longer than the current plan."""
+        """Plan (first call) or replan: shorter when the epochs no longer fit, longer only in the plan's first
+        half (`GROW_BEFORE`)."""
         fits = self.fit(elapsed_s, epochs_done, epoch_s, tail_s)
         if self.epochs is None:
             self.epochs = self.initial_epochs = fits
-        elif fits < self.epochs:
+            return self.epochs
+        if fits < self.epochs:
             fits = max(fits, math.ceil(epochs_done), self.min_epochs)
-            if fits < self.epochs:
-                self.replans.append({"after_epochs": round(float(epochs_done), 3), "elapsed_s": round(elapsed_s, 2),
-                                     "epoch_s": round(epoch_s, 3), "from": self.epochs, "to": fits})
-                self.epochs = fits
+        elif epochs_done >= GROW_BEFORE * self.epochs:
+            fits = self.epochs
+        if fits != self.epochs:
+            self.replans.append({"after_epochs": round(float(epochs_done), 3), "elapsed_s": round(elapsed_s, 2),
+                                 "epoch_s": round(epoch_s, 3), "from": self.epochs, "to": fits})
+            self.epochs = fits
         return self.epochs
 
     def summary(self) -> dict:
@@ -119,6 +130,7 @@ class BudgetCallback(keras.callbacks.Callback):
         self._t_last_end: float | None = None
         self._t_val = 0.0
         self.first_expected_end: str | None = None
+        self._recent: list[float] = []  # measured epoch wall times, for replans
 
     # ---- estimates -------------------------------------------------------------------------------------------
     def elapsed(self) -> float:
@@ -198,8 +210,10 @@ class BudgetCallback(keras.callbacks.Callback):
             self.step_s = max(0.0, took - (self.val_s or 0.0)) / self.steps
         else:  # the first epoch includes compiling: estimate from the probe's step time + measured validation
             self.epoch_s = self.step_s * self.steps + (self.val_s or 0.0) + 0.5
+        self._recent.append(self.epoch_s)
+        typical = sorted(self._recent[-RECENT:])[len(self._recent[-RECENT:]) // 2]
         before = self.planner.epochs
-        self.length.epochs = self.planner.plan(self.elapsed(), epoch + 1, self.epoch_s, self.tail_s())
+        self.length.epochs = self.planner.plan(self.elapsed(), epoch + 1, typical, self.tail_s())
         if before is None or self.length.epochs != before:
             self._announce(epoch + 1)
         if self.state is not None:

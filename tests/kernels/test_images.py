@@ -102,7 +102,7 @@ def test_a_gpu_kernel_without_a_gpu_stops_at_once_and_says_why(gpu_kernel):
     from kaggle_kit.kernels.push import accelerator_warning
 
     folder = gpu_kernel()
-    result = CliRunner().invoke(app, ["run-kernel", str(folder), "--quiet", "--json"])
+    result = CliRunner().invoke(app, ["run-kernel", str(folder), "--image", "local", "--quiet", "--json"])
     assert result.exit_code == 1
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["status"] == "ERROR" and "asked for a GPU (NvidiaTeslaT4) but found CPU" in out["failure_message"]
@@ -119,16 +119,17 @@ def test_allow_cpu_fallback_is_recorded_and_runs_on_the_cpu(gpu_kernel):
     scope: dict = {}
     exec(next(folder.glob("*.py")).read_text().split("def import_kaggle_kit")[0], scope)
     assert scope["SETTINGS"]["requested"]["allow_cpu_fallback"] is True
-    result = CliRunner().invoke(app, ["run-kernel", str(folder), "--quiet", "--json"])
+    result = CliRunner().invoke(app, ["run-kernel", str(folder), "--image", "local", "--quiet", "--json"])
     assert result.exit_code == 0, result.output
     assert "Running on the CPU (--allow-cpu-fallback)" in _log(folder)
 
 
 def test_kaggle_gpu_image_simulates_two_gpus_under_mirrored_strategy(gpu_kernel):
+    """No --image: a GPU kernel runs under Kaggle's GPU image (the default), on 2 simulated GPUs."""
     from kaggle_kit.profiles import load_profile
 
     folder = gpu_kernel()
-    result = CliRunner().invoke(app, ["run-kernel", str(folder), "--image", "kaggle-gpu", "--quiet", "--json"])
+    result = CliRunner().invoke(app, ["run-kernel", str(folder), "--quiet", "--json"])
     log = _log(folder)
     assert result.exit_code == 0, log[-3000:]
     assert ("strategy: multi_gpu (MirroredStrategy; simulated on 2 CPU devices), 2 replicas, devices: /CPU:0, /CPU:1"
@@ -153,7 +154,7 @@ def test_tpu_kernel_runs_keras_on_jax_over_8_simulated_devices(inference_kernel,
     folder = Path(json.loads(result.stdout.strip().splitlines()[-1])["build_dir"])
 
     local = run_rendered_kernel(folder, datasets_root=root / "datasets", out=tmp_path / "local", timeout=300,
-                                weak_isolation=True)
+                                weak_isolation=True, image="local")
     assert local.status == "ERROR" and "asked for a TPU (TpuV5E8) but found CPU" in local.failure_message
     assert "JAX is not installed" in local.failure_message
 
@@ -205,7 +206,7 @@ def test_weights_trained_under_kaggles_older_keras_predict_here(tmp_path, kernel
     assert any(f"weights trained with keras 3.10.0; predicting with keras {keras.__version__}" in x for x in lines)
 
 
-def test_tpu_training_kernel_trains_se_swish_symmetric_ce_on_jax(gpu_kernel):
+def test_tpu_training_kernel_trains_se_swish_symmetric_ce_on_jax(gpu_kernel, tmp_path):
     """A --tpu training kernel under --image kaggle-tpu: Keras on JAX, DataParallel over 8 devices, bfloat16,
     with the custom parts (squeeze-excite, swish, symmetric CE with label smoothing) on the JAX backend."""
     result = CliRunner().invoke(app, ["push-kernel", "train", "--tpu", "--recipe", "seed001", "--limit", "90",
@@ -231,3 +232,10 @@ def test_tpu_training_kernel_trains_se_swish_symmetric_ce_on_jax(gpu_kernel):
                                    "drop_remainder": True, "steps_per_execution": 2}
     rows = list(csv.DictReader(io.StringIO(history)))
     assert metrics["n"] == 45 and float(rows[-1]["val_accuracy"]) == pytest.approx(metrics["accuracy"], abs=1e-6)
+    # The same kernel in this environment (no TPU, no JAX), no fallback flag: it stops at once and says why.
+    local = CliRunner().invoke(app, ["run-kernel", str(folder), "--image", "local", "--out", str(tmp_path / "local"),
+                                     "--quiet", "--json"])
+    assert local.exit_code == 1, local.output
+    failure = json.loads(local.stdout.strip().splitlines()[-1])["failure_message"]
+    assert "asked for a TPU (TpuV5E8) but found CPU" in failure and "--allow-cpu-fallback" in failure
+    assert not list((tmp_path / "local").rglob("fold0"))

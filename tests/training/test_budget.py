@@ -93,12 +93,13 @@ def test_a_budgeted_fold_keeps_its_budget_and_shortens_its_plan_when_epochs_slow
     assert run_metrics["per_fold"][0]["budget"]["planned_epochs"] == b["planned_epochs"]
 
 
-def test_the_planner_never_lengthens_a_plan_and_keeps_at_least_the_epochs_done():
+def test_the_planner_lengthens_only_in_the_first_half_and_keeps_at_least_the_epochs_done():
     p = BudgetPlanner(budget_s=100.0, max_epochs=50)
     assert p.plan(elapsed_s=5.0, epochs_done=0.1, epoch_s=10.0, tail_s=1.0) == 9  # 0.95*100-5-1 = 89 s: 8 + current
-    assert p.plan(elapsed_s=20.0, epochs_done=2, epoch_s=1.0, tail_s=1.0) == 9  # faster: not lengthened
-    assert p.plan(elapsed_s=90.0, epochs_done=5, epoch_s=30.0, tail_s=1.0) == 5  # out of time: stop here
-    assert [r["to"] for r in p.replans] == [5]
+    assert p.plan(elapsed_s=20.0, epochs_done=2, epoch_s=5.0, tail_s=1.0) == 16  # faster, early: 2 + 74 / 5
+    assert p.plan(elapsed_s=60.0, epochs_done=8, epoch_s=1.0, tail_s=1.0) == 16  # faster, half done: kept
+    assert p.plan(elapsed_s=90.0, epochs_done=10, epoch_s=30.0, tail_s=1.0) == 10  # out of time: stop here
+    assert [(r["from"], r["to"]) for r in p.replans] == [(9, 16), (16, 10)]
     assert BudgetPlanner(1.0, max_epochs=50).plan(0.0, 0.5, 10.0, 1.0) == 1  # at least one epoch
     assert BudgetPlanner(1e6, max_epochs=7).plan(0.0, 0.5, 1.0, 1.0) == 7  # capped
 
