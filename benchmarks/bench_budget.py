@@ -3,11 +3,12 @@
     python -m benchmarks.bench_budget --budget 5                              # mirror-pairs, default recipe
     python -m benchmarks.bench_budget --budget 5 --probe off                  # the same without the probe
     python -m benchmarks.bench_budget --competition digit-recognizer --budget 10
+    python -m benchmarks.bench_budget --competition Kannada-MNIST --budget 10
     python -m benchmarks.bench_budget --table                                 # rebuild the table only
 
 Each job trains ONE model, fold 0 of the default recipe's folds, with `train_run` (the code `kk train --budget`
-runs) and `budget_minutes` = the budget; with the default `probe = "auto"` the augmentation probe runs first
-(its own time, reported apart from the fold's). The model then predicts the test images (`predict_run`, no TTA)
+runs) and `budget_minutes` = the budget; with the default `probe = "auto"` the invariance probe runs first (on
+its own time, reported apart from the fold's). The model then predicts the test images (`predict_run`, no TTA)
 and the submission is scored against `solution.csv`, which nothing else reads. Jobs are saved as
 `benchmarks/results/budget/<job>.json` and listed in one table; `--force` reruns one.
 
@@ -33,13 +34,22 @@ RUNS_DIR = DATA_DIR / "runs" / "budget"
 
 def job_name(competition: str, budget: float, probe: str, probe_minutes: float | None = None, folds: int = 1,
              tta: int = 0) -> str:
-    single = f"{competition}-{budget:g}min-probe-{probe}" + (f"-{probe_minutes:g}min" if probe_minutes else "")
+    # "invariance": the probe since 2026-12-03; jobs named "probe-auto"/"probe-on" ran the earlier training-race probe
+    tag = "probe-off" if probe == "off" else f"invariance-{probe}"
+    single = f"{competition}-{budget:g}min-{tag}" + (f"-{probe_minutes:g}min" if probe_minutes else "")
     return single + (f"-{folds}folds-tta{tta}" if folds > 1 or tta else "")
 
 
 def open_competition(name: str):
     if name == "digit-recognizer":
         return digit_recognizer()
+    if name == "Kannada-MNIST":
+        from kaggle_kit.competition import Competition
+
+        if digit_recognizer() is None:  # builds both MNIST competitions on first use
+            return None
+        root = DATA_DIR / name
+        return Competition.open(root / "data", slug=name), root / "solution.csv"
     from benchmarks.standin import mirror_pairs
 
     return mirror_pairs()
@@ -50,6 +60,7 @@ def run_job(competition: str, budget: float, probe: str, force: bool = False,
     """One job: folds 0..`folds`-1 trained with the budget each (an ensemble job reuses the single-model job's
     run folder, so its fold 0 is not trained twice), predicted with `tta` passes and scored."""
     from kaggle_kit.training.predict import predict_run
+    from kaggle_kit.training.probe import describe
     from kaggle_kit.training.recipes import load_recipe
     from kaggle_kit.training.reporting import PlainReporter
     from kaggle_kit.training.trainer import train_run
@@ -82,9 +93,10 @@ def run_job(competition: str, budget: float, probe: str, force: bool = False,
            "fold_actual_s": [(m.get("budget") or {}).get("actual_s") for m in fold_metrics],
            "budget": fold.get("budget"), "epochs_run": fold.get("epochs_run"), "val_accuracy": fold.get("accuracy"),
            "test_accuracy": score["all"], "public": score.get("public"), "private": score.get("private"),
-           "probe_choice": probe_json and probe_json["chosen"],
-           "probe_scores": probe_json and {c["name"]: round(c["val_accuracy"], 4) for c in probe_json["candidates"]},
-           "probe_epochs": probe_json and {c["name"]: c["epochs"] for c in probe_json["candidates"]},
+           "probe_verdicts": probe_json and probe_json["verdicts"],
+           "probe_retention": probe_json and probe_json["retention"],
+           "probe_clean": probe_json and round(probe_json["clean_accuracy"], 4),
+           "probe_augment": probe_json and describe(probe_json["augment"]),
            "probe_seconds": probe_json and probe_json["seconds"], "train_run_seconds": round(wall, 1),
            "cv_accuracy": result.cv_accuracy, "machine_load_before": load_before,
            "date": time.strftime("%Y-%m-%d", time.gmtime()),
@@ -103,9 +115,15 @@ def rows() -> list[Row]:
         j = json.loads(p.read_text())
         b = j.get("budget") or {}
         inconclusive = " (inconclusive: kept the recipe's)" if j.get("probe_informative") is False else ""
-        probe = (f"; probe chose {j['probe_choice']!r}{inconclusive} in {j['probe_seconds'] / 60:.1f} min "
-                 f"(val acc after <= {max(j['probe_epochs'].values())} epoch(s), the last possibly cut: {j['probe_scores']})"
-                 if j.get("probe_choice") else "; no probe")
+        if j.get("probe_verdicts") is not None:
+            probe = (f"; invariance probe ({j['probe_seconds'] / 60:.1f} min, instrument {j['probe_clean']}, "
+                     f"retention {j['probe_retention']}){inconclusive}: trained with {j['probe_augment']}")
+        elif j.get("probe_choice"):
+            probe = (f"; earlier training-race probe chose {j['probe_choice']!r}{inconclusive} in "
+                     f"{j['probe_seconds'] / 60:.1f} min (val acc after <= {max(j['probe_epochs'].values())} "
+                     f"epoch(s), the last possibly cut: {j['probe_scores']})")
+        else:
+            probe = "; no probe"
         value = (f"test {j['test_accuracy']:.5f} (val {j['val_accuracy']:.4f}); fold planned {b.get('planned_epochs')} "
                  f"epochs, final plan {b.get('final_planned_epochs')}, ran {j['epochs_run']} in "
                  f"{b.get('actual_s', 0) / 60:.2f} of {j['budget_min']:g} min{probe}; {j['date']}; `{j['command']}`")
@@ -123,7 +141,8 @@ def rows() -> list[Row]:
             if j["competition"] == "digit-recognizer" else None
         target = "fold within 1.1x budget" + (f"; test >= {floor}" if floor else "")
         met = kept and (floor is None or j["test_accuracy"] >= floor)
-        out.append(Row(f"{j['competition']}, default recipe, budget {j['budget_min']:g} min/fold, probe {j['probe']}{pm}, "
+        kind = "invariance probe" if j.get("probe_verdicts") is not None else "probe"
+        out.append(Row(f"{j['competition']}, default recipe, budget {j['budget_min']:g} min/fold, {kind} {j['probe']}{pm}, "
                        f"{what}", value, target=target, met=met,
                        extra={"job": j["job"], "command": j["command"]}))
     return out
@@ -132,7 +151,7 @@ def rows() -> list[Row]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--competition", default="mirror-pairs", choices=["mirror-pairs", "digit-recognizer"])
+    ap.add_argument("--competition", default="mirror-pairs", choices=["mirror-pairs", "digit-recognizer", "Kannada-MNIST"])
     ap.add_argument("--budget", type=float, default=5.0, help="minutes per fold")
     ap.add_argument("--probe", default="auto", choices=["auto", "on", "off"])
     ap.add_argument("--probe-minutes", type=float, default=None, help="the probe's time (default: the recipe's)")
@@ -154,12 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         "predictions; the probe runs before the fold, on its own time.",
         "Measured 2026-12-02 18:40-19:15 UTC on 2 cores shared with other engineers' jobs and tests (load averages "
         "4.6-8.2, in each job's JSON): epoch times doubled within runs, which is what the replans show.",
-        "The probe rule changed between these jobs: mirror-pairs probe auto (chose 'none') and digit-recognizer "
-        "(chose 'none') ran with 'informative = best >= 2x chance'; mirror-pairs probe on (3 min) ran with the "
-        "current rule (the recipe's candidate >= 2x chance and >= half the best; 'none' needs 3 SE). Under the "
-        "current rule the two 10-s probes would have been inconclusive and kept the recipe's augmentation "
-        "(recipe 0.19/0.23 vs none 0.75/0.63); not re-measured. In every probe 'none' learned fastest: at these "
-        "lengths (<= 3 epochs on 4,800 rows) the probe measures learning speed more than invariance.",
+        "Jobs marked 'probe auto/on' (2026-12-02) ran the earlier probe, which trained one model per augmentation "
+        "candidate for a few seconds each: it measured learning speed and picked 'none' everywhere, so it was "
+        "replaced on 2026-12-03 by the invariance probe (one instrument model scored on flipped and rotated held-out "
+        "rows; `python -m benchmarks.bench_probe`). Jobs marked 'invariance probe' ran the new one.",
     ]
     publish("budget", TITLE, COMMAND, argv, rows(), notes, started)
     return 0

@@ -196,7 +196,7 @@ def report(section: Section) -> None:
         print(f"  - {n}")
 
 
-ORDER = ["loading", "pipeline", "augmentation", "inference", "scaling", "accuracy", "budget"]
+ORDER = ["loading", "pipeline", "augmentation", "inference", "scaling", "accuracy", "budget", "probe"]
 
 
 def render_markdown(data: dict) -> str:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import DATA_DIR, MAKE_COMPETITIONS
+from kaggle_kit.sample_data import pairs
 
 SLUG = "mirror-pairs"
 SEED = 11
@@ -39,40 +40,6 @@ def _builder():
     return mod
 
 
-def squeeze(images: np.ndarray) -> np.ndarray:
-    """`(N, 28, 28)` -> `(N, 28, 14)`: the mean of each pair of columns."""
-    x = images.astype(np.float32)
-    return ((x[:, :, 0::2] + x[:, :, 1::2]) / 2).round().astype(np.uint8)
-
-
-def mirror_pair(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """`[squeeze(left) | mirror(squeeze(right))]`, `(N, 28, 28)` uint8; flipped, it is `mirror_pair(right, left)`.
-
-    Example:
-        >>> a, b = np.zeros((1, 28, 28), np.uint8), np.zeros((1, 28, 28), np.uint8)
-        >>> a[0, 5, 0:2] = 200
-        >>> bool((mirror_pair(a, b)[:, :, ::-1] == mirror_pair(b, a)).all())
-        True
-    """
-    return np.concatenate([squeeze(left), squeeze(right)[:, :, ::-1]], axis=2)
-
-
-def pairs(x: np.ndarray, y: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """`n` images: a random first sample, and a second, different sample of the same class."""
-    x = x.reshape(len(x), 28, 28)
-    first = rng.integers(0, len(x), n)
-    labels = y[first]
-    second = np.empty(n, np.int64)
-    for c in np.unique(labels):
-        pool = np.flatnonzero(y == c)
-        at = np.flatnonzero(labels == c)
-        pick = pool[rng.integers(0, len(pool), len(at))]
-        same = pick == first[at]
-        pick[same] = pool[(np.searchsorted(pool, pick[same]) + 1) % len(pool)]
-        second[at] = pick
-    return mirror_pair(x[first], x[second]).reshape(n, -1), labels
-
-
 def build(out: Path) -> Path:
     mc = _builder()
     x, y = mc.mnist()
@@ -82,8 +49,8 @@ def build(out: Path) -> Path:
     x_tr, y_tr = pairs(x[src_tr], y[src_tr], N_TRAIN, rng)
     x_te, y_te = pairs(x[src_te], y[src_te], N_TEST, rng)
     d = out / SLUG
-    mc.write_csv(d / "data/train.csv", ["label"] + mc.pixels(), np.column_stack([y_tr, x_tr]))
-    mc.write_csv(d / "data/test.csv", mc.pixels(), x_te)
+    mc.write_csv(d / "data/train.csv", ["label"] + mc.pixels(), np.column_stack([y_tr, x_tr.reshape(N_TRAIN, -1)]))
+    mc.write_csv(d / "data/test.csv", mc.pixels(), x_te.reshape(N_TEST, -1))
     ids = np.arange(1, N_TEST + 1)
     mc.write_csv(d / "data/sample_submission.csv", ["ImageId", "Label"], np.column_stack([ids, np.zeros_like(ids)]))
     mc.write_solution(d / "solution.csv", "ImageId", "Label", ids, y_te, rng)

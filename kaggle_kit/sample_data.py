@@ -27,6 +27,7 @@ import numpy as np
 from kaggle_kit.io import atomic_write_text
 
 Layout = Literal["digit-recognizer", "kannada"]
+Kind = Literal["digits", "mirror-pairs"]
 
 
 def sample_digits(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -42,6 +43,44 @@ def sample_digits(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     images = np.clip(np.round(images * 255.0), 0, 255).astype(np.uint8)
     order = np.random.default_rng(seed).permutation(len(images))
     return images[order], bunch.target.astype(np.int64)[order]
+
+
+def squeeze(images: np.ndarray) -> np.ndarray:
+    """`(N, 28, 28)` -> `(N, 28, 14)`: the mean of each pair of columns."""
+    x = images.astype(np.float32)
+    return ((x[:, :, 0::2] + x[:, :, 1::2]) / 2).round().astype(np.uint8)
+
+
+def mirror_pair(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """`[squeeze(left) | mirror(squeeze(right))]`, `(N, 28, 28)` uint8; flipped, it is `mirror_pair(right, left)`.
+
+    Example:
+        >>> a, b = np.zeros((1, 28, 28), np.uint8), np.zeros((1, 28, 28), np.uint8)
+        >>> a[0, 5, 0:2] = 200
+        >>> bool((mirror_pair(a, b)[:, :, ::-1] == mirror_pair(b, a)).all())
+        True
+    """
+    return np.concatenate([squeeze(left), squeeze(right)[:, :, ::-1]], axis=2)
+
+
+def pairs(x: np.ndarray, y: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """`n` mirror-pairs `(n, 28, 28)`: a random first sample and a second, different sample of the same class.
+
+    An image kind where a left-right flip keeps the class (it swaps the two samples), unlike the digits it is made
+    of: the stand-in for clothes-like images that tests and benchmarks build without downloading anything.
+    """
+    x = x.reshape(len(x), 28, 28)
+    first = rng.integers(0, len(x), n)
+    labels = y[first]
+    second = np.empty(n, np.int64)
+    for c in np.unique(labels):
+        pool = np.flatnonzero(y == c)
+        at = np.flatnonzero(labels == c)
+        pick = pool[rng.integers(0, len(pool), len(at))]
+        same = pick == first[at]
+        pick[same] = pool[(np.searchsorted(pool, pick[same]) + 1) % len(pool)]
+        second[at] = pick
+    return mirror_pair(x[first], x[second]), labels
 
 
 def _csv(rows: np.ndarray, header: list[str]) -> str:
@@ -60,8 +99,12 @@ def write_competition(
     labels: list | None = None,
     seed: int = 0,
     public_fraction: float = 0.25,
+    kind: Kind = "digits",
 ) -> Path:
     """Write a small competition store under `out` and return `out`.
+
+    `kind` "mirror-pairs" makes every image a pair of two digits of one class, the right one mirrored (`pairs`):
+    a competition whose classes survive a left-right flip.
 
     `labels` remaps the digit classes 0..9 to other values (e.g. non-contiguous `[0, 2, 4, ...]`) to exercise
     label mapping. `n_extra` rows go to an extra labelled file (`Dig-MNIST.csv`, Kannada layout only).
@@ -69,6 +112,8 @@ def write_competition(
     out = Path(out)
     images, targets = sample_digits(seed)
     need = n_train + n_test + n_extra
+    if kind == "mirror-pairs":
+        images, targets = pairs(images, targets, need, np.random.default_rng(seed))
     if need > len(images):
         reps = -(-need // len(images))
         images, targets = np.concatenate([images] * reps), np.concatenate([targets] * reps)

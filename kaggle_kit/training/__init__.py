@@ -9,7 +9,7 @@ folds and input pipeline), `trainer` (the K-fold run), `rundir` (a run's identit
 `fold_trainers` (registry) with `fold_keras` (Keras folds, resumable) and `baselines` (scikit-learn folds),
 `callbacks` (per-epoch checkpoint), `results` (fold/run results and outputs), `reporting` (progress), `runs`
 (run folders, manifest), `metrics`, `plots`, `predict` (ensemble + TTA); `budget` (time budgets: epochs planned
-from measured speed and replanned), `probe` (which augmentation families help a competition), `blend` (several
+from measured speed and replanned), `probe` (which augmentation families keep a competition's classes), `blend` (several
 runs' test probabilities weighted by their out-of-fold fit).
 Everything a recipe names is looked up in a `kaggle_kit.registry.Registry`; `components()` lists them all.
 

@@ -128,10 +128,12 @@ class RecipeConfig(KKConfig):
     # epochs is planned from the measured speed and shortened if the machine slows down; `epochs` is ignored.
     budget_minutes: PositiveFloat | None = None
     budget_max_epochs: int = Field(300, ge=1)  # a budget never plans more epochs than this
-    # The augmentation probe (kaggle_kit.training.probe): "auto" runs it when the run has a budget.
+    # The invariance probe (kaggle_kit.training.probe): which augmentation families keep this competition's classes.
+    # "auto" runs it when the recipe augments and the competition has at least 2,000 training rows.
     probe: Literal["off", "auto", "on"] = "off"
-    probe_minutes: PositiveFloat | None = None  # the probe's whole time (default: probe_share of a fold's budget)
-    probe_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.2
+    # the probe's whole time (default: probe_share of a fold's budget, within 0.5-3 minutes; 1 minute without one)
+    probe_minutes: PositiveFloat | None = None
+    probe_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
     probe_rows: int = Field(6000, ge=20)  # stratified sample of training rows the probe trains and validates on
     batch_size: int = Field(128, ge=1)
     folds: int = Field(5, ge=2)

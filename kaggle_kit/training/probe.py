@@ -1,131 +1,153 @@
-"""The invariance probe: find out, per competition, which augmentation families help, before a run trains.
+"""The invariance probe: find out, per competition, which augmentation families keep an image's class.
 
-Digit-tuned augmentation does not carry over to every image kind: rotating or shearing a shirt, or flipping a
-digit, teaches the wrong thing. The probe trains the recipe's own model briefly with each candidate augmentation
-on a stratified sample of the competition's *training* rows (fold 0 of a 5-fold split of the sample; the test
-rows and any solution are never looked at) and keeps the recipe's augmentation unless a candidate beats it on
-validation accuracy by more than `MARGIN_SE` standard errors (sqrt(p (1 - p) / n) of the validation sample),
-and keeps it outright when the probe was too short for the recipe's own augmentation to learn (score under
-`INFORMATIVE` x chance, or under `STARTED` x the best candidate's): the comparison would then measure learning
-speed, which favours no augmentation (measured on mirror-pairs and digit-recognizer: 10 s per candidate picked
-`none` on both). Dropping augmentation altogether (`none`) needs `NONE_MARGIN_SE` standard errors:
+Digit-tuned augmentation does not carry over to every image kind: flipping a 2 or a 7 changes what it shows,
+flipping a shirt does not; rotating a texture is harmless, rotating a "6" is not. Instead of assuming digits, the
+probe asks the competition's own training rows. It trains one model (the *instrument*) on a stratified sample
+(fold 0 of a 5-fold split of the sample; the test rows and any solution are never looked at) with only zoom and
+shift, the nuisances every family here shares, then scores it on the validation rows as they are and transformed
+by each family at full strength:
 
-| candidate | augmentation |
-|---|---|
-| `recipe` | the recipe's own (for the default recipe: affine with rotation 10 and shear 5) |
-| `none` | none |
-| `affine-small` | zoom 0.1, shift 0.1, no rotation, no shear |
-| `affine-rotate` | rotation 10, shear 5, zoom 0.1, shift 0.1 |
-| `hflip` | affine-small + horizontal flip (p 0.5) |
-| `erase` | affine-small + random erasing (p 0.5) |
+| family | transform of the validation rows | the recipe's augmentation keeps... |
+|---|---|---|
+| `hflip` | every image flipped left-right | `hflip = 0.5` when kept, `0` when not |
+| `rotate` | the recipe's rotation and shear (at least 10 and 5 degrees) | its `rotation`/`shear` when kept, `0` when not |
 
-Every candidate gets the same time budget (`budget`: epochs planned from the measured speed; the probe's
-minutes split evenly). Short training favours no augmentation, which is why the incumbent needs a clear beating,
-not a tie, to be replaced. The choice and every candidate's score go to the run's `probe.json`, and the
-chosen augmentation replaces the recipe's in the run's `config.toml`.
+A family *holds* when the instrument, which never saw a transformed image, still recognises transformed
+validation images: their accuracy keeps at least `KEEP` of the clean accuracy's margin over chance
+(`retention = (acc_T - chance) / (acc_clean - chance)`). A transform that changes the class sends the
+instrument toward chance or below (digits flipped: 0.3-0.4 retention), one that keeps it leaves the images in
+their class's region of the data (a flipped mirror-pair is another mirror-pair of the same class: ~1.0).
+Unlike training one model per candidate, this measures invariance, not which candidate learns fastest in a
+few seconds (the earlier probe's failure: it picked "no augmentation" everywhere, BENCHMARKS.md).
 
-`recipe.probe`: `"off"`, `"on"`, or `"auto"` (the default recipe's: probe only when the run has a time budget;
-then the probe gets `probe_share` of one fold's budget, at least one minute; `probe_minutes` sets it outright).
+An instrument that has not learned (clean accuracy less than `LEARNED` of the way from chance to 1) decides nothing: the recipe's
+augmentation is kept. The verdicts and every accuracy go to the run's `probe.json`, and the resulting
+augmentation replaces the recipe's in the run's `config.toml`.
+
+`recipe.probe`: `"off"`, `"on"`, or `"auto"` (the default recipe's: probe whenever the recipe augments and the
+competition has at least `AUTO_MIN_ROWS` training rows). Its time
+is `probe_minutes` when set, else `probe_share` of a fold's budget within [`MIN_MINUTES`, `MAX_MINUTES`], else
+`DEFAULT_MINUTES`.
 
 Example:
 
-    result = run_probe(competition, recipe, minutes=3, reporter=PlainReporter())
-    result["chosen"], result["augment"]   # e.g. ('hflip', {...})
+    result = run_probe(competition, recipe, minutes=1, reporter=PlainReporter())
+    result["verdicts"]            # e.g. {'hflip': False, 'rotate': True}
     recipe = apply_probe(recipe, result)
 """
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kaggle_kit.io import atomic_write_json
 from kaggle_kit.training import runs
-from kaggle_kit.training.config import RecipeConfig
+from kaggle_kit.training.config import AugmentConfig, RecipeConfig
 from kaggle_kit.training.reporting import Reporter
 
 if TYPE_CHECKING:
     from kaggle_kit.competition import Competition
 
 PROBE_FILE = "probe.json"
-MARGIN_SE = 1.0  # a candidate replaces the recipe's augmentation only when better by this many standard errors
-MIN_MINUTES = 1.0
-INFORMATIVE = 2.0  # a probe whose incumbent scores under this many times chance accuracy decides nothing...
-STARTED = 0.5  # ...nor one where it has not reached this share of the best candidate's score (still warming up)
-NONE_MARGIN_SE = 3.0  # dropping augmentation altogether needs this many standard errors
-PROBE_FOLDS = 5  # the sample is split like a run: the probe trains on 4/5 of it and validates on 1/5
+KEEP = 0.75  # a family holds when transformed images keep this share of the clean accuracy's margin over chance
+LEARNED = 0.5  # an instrument that has not come this share of the way from chance to perfect decides nothing
+DEFAULT_MINUTES = 1.0
+MIN_MINUTES, MAX_MINUTES = 0.5, 3.0
+PROBE_FOLDS = 5  # the sample is split like a run: the instrument trains on 4/5 of it and is scored on 1/5
+MIN_ROTATION, MIN_SHEAR = 10.0, 5.0  # rotate is tested at least this strongly, so a recipe without it can gain it
+FLIP = 0.5  # the flip probability a holding hflip family gets
+# "auto" skips competitions this small: 1/5 of their rows cannot tell a family's retention from noise, and the
+# probe would cost more than their training
+AUTO_MIN_ROWS = 2000
 
-_SMALL = {"backend": "graph", "rotation": 0.0, "shear": 0.0, "zoom": 0.1, "shift": 0.1, "p": 1.0,
-          "hflip": 0.0, "erase": 0.0}
-CANDIDATES: dict[str, dict] = {
-    "none": {"backend": "none"},
-    "affine-small": _SMALL,
-    "affine-rotate": {**_SMALL, "rotation": 10.0, "shear": 5.0},
-    "hflip": {**_SMALL, "hflip": 0.5},
-    "erase": {**_SMALL, "erase": 0.5},
-}
+_NEUTRAL = {"backend": "graph", "rotation": 0.0, "shear": 0.0, "zoom": 0.1, "shift": 0.1, "p": 1.0,
+            "hflip": 0.0, "erase": 0.0}
 
 
 def probe_minutes(recipe: RecipeConfig) -> float | None:
-    """Minutes the probe may spend on this recipe, or None when it does not run."""
-    if recipe.probe == "off" or (recipe.probe == "auto" and recipe.budget_minutes is None):
+    """Minutes the probe may spend on this recipe, or None when it does not run.
+
+    Example:
+        >>> from kaggle_kit.training.recipes import load_recipe
+        >>> probe_minutes(load_recipe("default", ["budget_minutes=10"]))
+        1.0
+        >>> probe_minutes(load_recipe("default", ['probe="off"'])) is None
+        True
+    """
+    if recipe.probe == "off" or (recipe.probe == "auto" and recipe.augment.backend == "none"):
         return None
     if recipe.probe_minutes is not None:
         return float(recipe.probe_minutes)
     if recipe.budget_minutes is not None:
-        return max(MIN_MINUTES, recipe.probe_share * recipe.budget_minutes)
-    return 2.0
+        return min(MAX_MINUTES, max(MIN_MINUTES, recipe.probe_share * recipe.budget_minutes))
+    return DEFAULT_MINUTES
 
 
-def choose(scores: dict[str, float], n_val: int, incumbent: str = "recipe") -> tuple[str, float]:
-    """(name, margin): the best-scoring candidate if it beats `incumbent` by more than the margin, else `incumbent`.
+def families(augment: AugmentConfig) -> dict[str, dict]:
+    """The transforms the probe applies to the validation rows, at full strength (`p` 1), by family name."""
+    rotate = {**_NEUTRAL, "zoom": 0.0, "shift": 0.0, "rotation": max(augment.rotation, MIN_ROTATION),
+              "shear": max(augment.shear, MIN_SHEAR), "interpolation": augment.interpolation}
+    return {"hflip": {**_NEUTRAL, "zoom": 0.0, "shift": 0.0, "hflip": 1.0}, "rotate": rotate}
 
-    Dropping augmentation (`none`) is what short training favours whatever the images are, so it needs
-    `NONE_MARGIN_SE` standard errors, not `MARGIN_SE`.
+
+def retention(accuracy: float, clean: float, chance: float) -> float:
+    """The share of the clean accuracy's margin over chance that transformed images keep (may be negative).
 
     Example:
-        >>> choose({"recipe": 0.80, "none": 0.81, "hflip": 0.86}, n_val=400)
-        ('hflip', 0.02)
-        >>> choose({"recipe": 0.99, "none": 0.992}, n_val=400)[0]
-        'recipe'
-        >>> choose({"recipe": 0.80, "none": 0.84}, n_val=400)[0]  # 2 SE better: not enough to drop augmentation
-        'recipe'
+        >>> round(retention(0.55, clean=0.95, chance=0.1), 3)   # digits flipped: far from the clean 0.95
+        0.529
+        >>> retention(0.95, clean=0.95, chance=0.1)
+        1.0
     """
-    base = scores[incumbent]
-    se = math.sqrt(max(base * (1 - base), 1e-4) / max(n_val, 1))
-
-    def beats(k: str) -> bool:
-        return scores[k] > base + (NONE_MARGIN_SE if k == "none" else MARGIN_SE) * se
-
-    winners = [k for k in scores if k != incumbent and beats(k)]
-    best = max(winners, key=lambda k: scores[k]) if winners else incumbent
-    return best, round(MARGIN_SE * se, 4)
+    return (accuracy - chance) / max(clean - chance, 1e-9)
 
 
-def is_informative(scores: dict[str, float], num_classes: int, incumbent: str = "recipe") -> bool:
-    """Whether the probe says anything: the incumbent itself learned (>= `INFORMATIVE` x chance, and at least
-    `STARTED` x the best candidate's score).
+def decide(accuracies: dict[str, float], clean: float, num_classes: int) -> tuple[bool, dict[str, bool]]:
+    """(informative, {family: holds}) from the instrument's clean and per-family validation accuracies.
 
-    A probe too short for the recipe's own augmentation to learn measures how fast each candidate starts
-    learning, which favours no augmentation whatever the images are (measured: BENCHMARKS.md, budget section).
+    Example:
+        >>> decide({"hflip": 0.41, "rotate": 0.93}, clean=0.96, num_classes=10)   # digits
+        (True, {'hflip': False, 'rotate': True})
+        >>> decide({"hflip": 0.95, "rotate": 0.90}, clean=0.96, num_classes=10)[1]   # mirror-pairs
+        {'hflip': True, 'rotate': True}
+        >>> decide({"hflip": 0.12, "rotate": 0.13}, clean=0.15, num_classes=10)   # nothing learned yet
+        (False, {})
     """
-    return scores[incumbent] >= max(INFORMATIVE / num_classes, STARTED * max(scores.values()))
+    chance = 1.0 / num_classes
+    if clean < chance + LEARNED * (1.0 - chance):
+        return False, {}
+    return True, {k: retention(a, clean, chance) >= KEEP for k, a in accuracies.items()}
+
+
+def probed_augment(augment: AugmentConfig, verdicts: dict[str, bool]) -> AugmentConfig:
+    """The recipe's augmentation with each probed family switched on or off as its verdict says.
+
+    Example:
+        >>> a = AugmentConfig(rotation=10, shear=5)
+        >>> b = probed_augment(a, {"hflip": True, "rotate": False})
+        >>> (b.hflip, b.rotation, b.shear, b.zoom)
+        (0.5, 0.0, 0.0, 0.1)
+    """
+    update: dict[str, float] = {}
+    if "hflip" in verdicts:
+        update["hflip"] = (augment.hflip or FLIP) if verdicts["hflip"] else 0.0
+    if "rotate" in verdicts:
+        rotate = families(augment)["rotate"]
+        update["rotation"], update["shear"] = ((rotate["rotation"], rotate["shear"]) if verdicts["rotate"]
+                                               else (0.0, 0.0))
+    return augment.model_copy(update=update)
 
 
 def run_probe(competition: Competition, recipe: RecipeConfig, minutes: float,
               reporter: Reporter | None = None) -> dict:
-    """Train each candidate for `minutes / len(candidates)` on a sample of the training rows; return the result.
-
-    One model is built and compiled once; every candidate starts from the same initial weights and a fresh
-    optimizer state, so no candidate pays for compiling (augmentation runs in the input pipeline, not the model).
-    """
-    import keras
+    """Train the instrument for `minutes` on a sample of the training rows, score each family; return the result."""
     import numpy as np
 
+    from kaggle_kit.training.augment import augment_batch
     from kaggle_kit.training.budget import BudgetCallback, BudgetPlanner
-    from kaggle_kit.training.data import eval_dataset, train_dataset
+    from kaggle_kit.training.data import eval_dataset, predict_probs, train_dataset
     from kaggle_kit.training.fold_keras import compile_model, fold_seed
     from kaggle_kit.training.folds import assign_folds, stratified_sample
     from kaggle_kit.training.schedules import RunLength, build_schedule_callbacks
@@ -139,56 +161,48 @@ def run_probe(competition: Competition, recipe: RecipeConfig, minutes: float,
     assignment = assign_folds(y, PROBE_FOLDS, recipe.seed, rows=sample)
     tr, va = assignment.train_rows(0), assignment.val_rows(0)
     x_tr, y_tr, x_va, y_va = x[tr], y[tr], x[va], y[va]
-    candidates = {"recipe": recipe.augment.model_dump(), **{
-        k: {**recipe.augment.model_dump(), **v} for k, v in CANDIDATES.items()}}
-    each = minutes / len(candidates)
-    reporter.message(f"augmentation probe: {len(candidates)} candidates x {each * 60:.0f} s on {len(sample)} "
-                     f"training rows (fold 0 of {PROBE_FOLDS})")
+    reporter.message(f"invariance probe: training one model for {minutes * 60:.0f} s on {len(tr)} training rows, "
+                     f"then scoring {len(va)} held-out rows flipped and rotated")
     strategy = detect_strategy(mixed_precision=recipe.mixed_precision)
     fresh_session()
-    set_determinism(fold_seed(recipe.seed, 0), recipe.deterministic)
+    seed = fold_seed(recipe.seed, 0)
+    set_determinism(seed, recipe.deterministic)
     model = compile_model(recipe, spec, strategy.strategy)
-    val_ds = eval_dataset(x_va, y_va, spec.num_classes, batch_size=max(recipe.batch_size, 256))
-    weights0 = model.get_weights()
-    # Trace the training and evaluation steps once, on one batch, before any candidate's clock starts.
-    warm = train_dataset(x_tr, y_tr, spec.num_classes, recipe.batch_size, None, seed=0).take(1)
-    model.fit(warm, validation_data=val_ds.take(1), epochs=1, verbose=0, shuffle=False)
-    opt0 = [np.zeros_like(keras.ops.convert_to_numpy(v)) for v in model.optimizer.variables]
-    steps = max(1, math.ceil(len(x_tr) / recipe.batch_size))
-    rows = []
-    for name, aug in candidates.items():
-        model.set_weights(weights0)
-        for v, a in zip(model.optimizer.variables, opt0):
-            v.assign(a)  # iterations and moments back to zero: every candidate starts the same way
-        t_start = time.perf_counter()
-        augment = recipe.augment.model_validate(aug)
-        ds = train_dataset(x_tr, y_tr, spec.num_classes, recipe.batch_size, augment, seed=fold_seed(recipe.seed, 0))
-        # until the first plan the schedule reads the recipe's epochs (the cap would stretch the warm-up)
-        length = RunLength(min(recipe.epochs, recipe.budget_max_epochs))
-        planner = BudgetPlanner(60.0 * each, max_epochs=recipe.budget_max_epochs)
-        budget = BudgetCallback(planner, length, t_start, steps, len(x_tr), len(x_va), n_tail=0, cut_first_epoch=True)
-        callbacks = [*build_schedule_callbacks(recipe.schedule, float(recipe.optimizer.lr), length, steps), budget]
-        hist = model.fit(ds, validation_data=val_ds, epochs=recipe.budget_max_epochs, callbacks=callbacks, verbose=0,
-                         shuffle=False)
-        acc = hist.history.get("val_accuracy", [float("nan")])
-        rows.append({"name": name, "augment": aug, "val_accuracy": float(acc[-1]), "best_val_accuracy": max(acc),
-                     "epochs": len(acc), "seconds": round(time.perf_counter() - t_start, 1)})
-        reporter.message(f"  probe {name:<13} val accuracy {acc[-1]:.4f} after {len(acc)} epochs "
-                         f"({describe(aug)})")
-    scores = {r["name"]: r["val_accuracy"] for r in rows}
-    chosen, margin = choose(scores, len(va))
+    neutral = recipe.augment.model_validate(_NEUTRAL)
+    steps = -(-len(x_tr) // recipe.batch_size)
+    length = RunLength(min(recipe.epochs, recipe.budget_max_epochs))
+    t_start = time.perf_counter()
+    planner = BudgetPlanner(60.0 * minutes, max_epochs=recipe.budget_max_epochs)
+    budget = BudgetCallback(planner, length, t_start, steps, len(x_tr), len(x_va), n_tail=0, cut_first_epoch=True)
+    callbacks = [*build_schedule_callbacks(recipe.schedule, float(recipe.optimizer.lr), length, steps), budget]
+    hist = model.fit(train_dataset(x_tr, y_tr, spec.num_classes, recipe.batch_size, neutral, seed=seed),
+                     validation_data=eval_dataset(x_va, y_va, spec.num_classes, batch_size=256),
+                     epochs=recipe.budget_max_epochs, callbacks=callbacks, verbose=0, shuffle=False)
+    epochs = len(hist.history.get("loss", []))
+
+    def accuracy(images: np.ndarray) -> float:
+        return float((predict_probs(model, images).argmax(axis=1) == y_va).mean())
+
+    clean = accuracy(x_va)
+    transforms = families(recipe.augment)
+    accuracies = {name: accuracy(augment_batch(x_va, recipe.augment.model_validate(t), seed=seed))
+                  for name, t in transforms.items()}
+    informative, verdicts = decide(accuracies, clean, spec.num_classes)
+    augment = probed_augment(recipe.augment, verdicts)
     chance = 1.0 / spec.num_classes
-    if not (informative := is_informative(scores, spec.num_classes)):  # nothing learned yet: differences are noise, whatever their size
-        chosen = "recipe"
-        reporter.message(f"augmentation probe inconclusive: the recipe's own augmentation scored "
-                         f"{scores['recipe']:.4f}, under {INFORMATIVE:g}x chance ({chance:.3f}), so the comparison "
-                         f"measures learning speed; keeping it (give the probe more time: probe_minutes)")
-    result = {"chosen": chosen, "augment": candidates[chosen], "incumbent": "recipe", "margin": margin,
-              "informative": informative,
+    result = {"informative": informative, "verdicts": verdicts, "augment": augment.model_dump(),
+              "clean_accuracy": clean, "accuracies": accuracies,
+              "retention": {k: round(retention(a, clean, chance), 4) for k, a in accuracies.items()},
+              "keep": KEEP, "transforms": transforms, "epochs": epochs,
               "n_train": len(tr), "n_val": len(va), "minutes": minutes,
-              "seconds": round(time.perf_counter() - t0, 1), "candidates": rows}
-    reporter.message(f"augmentation probe chose {chosen!r} ({describe(candidates[chosen])}); a candidate replaces "
-                     f"the recipe's augmentation only when better by more than {margin:.4f}")
+              "seconds": round(time.perf_counter() - t0, 1)}
+    for name, acc in accuracies.items():
+        reporter.message(f"  {name:<7} accuracy {acc:.4f} of clean {clean:.4f}: retention "
+                         f"{result['retention'][name]:.2f} -> {'holds' if verdicts.get(name) else 'does not hold'}")
+    if not informative:
+        reporter.message(f"invariance probe inconclusive: the instrument reached only {clean:.4f} in {epochs} epochs; "
+                         f"keeping the recipe's augmentation (give it more time: probe_minutes)")
+    reporter.message(f"invariance probe: training with {describe(result['augment'])}")
     fresh_session()
     return result
 
@@ -201,12 +215,12 @@ def describe(aug: dict) -> str:
 
 
 def apply_probe(recipe: RecipeConfig, result: dict) -> RecipeConfig:
-    """`recipe` with the probe's chosen augmentation."""
+    """`recipe` with the probe's augmentation."""
     return recipe.model_copy(update={"augment": recipe.augment.model_validate(result["augment"])})
 
 
 def probe_run(run_dir: Path, competition: Competition, recipe: RecipeConfig, reporter: Reporter) -> RecipeConfig:
-    """Before a run trains: run the probe if the recipe asks for one and the run has none yet; apply its choice."""
+    """Before a run trains: run the probe if the recipe asks for one and the run has none yet; apply its result."""
     path = Path(run_dir) / PROBE_FILE
     minutes = probe_minutes(recipe)
     if minutes is None:
@@ -215,9 +229,13 @@ def probe_run(run_dir: Path, competition: Competition, recipe: RecipeConfig, rep
     if not result:
         if (Path(run_dir) / runs.RUN_FILE).is_file():
             return recipe  # a run started without a probe (older kk): its config.toml says what it trains
+        if recipe.probe == "auto" and (n := competition.spec.train_rows) < AUTO_MIN_ROWS:
+            reporter.message(f"invariance probe skipped: {n} training rows, under {AUTO_MIN_ROWS} "
+                             f"(probe = \"on\" runs it anyway); training with {describe(recipe.augment.model_dump())}")
+            return recipe
         result = run_probe(competition, recipe, minutes, reporter)
         Path(run_dir).mkdir(parents=True, exist_ok=True)
         atomic_write_json(path, result)
     else:
-        reporter.message(f"augmentation probe ({path.name}): {result['chosen']!r}: {describe(result['augment'])}")
+        reporter.message(f"invariance probe ({path.name}): training with {describe(result['augment'])}")
     return apply_probe(recipe, result)

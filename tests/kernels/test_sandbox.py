@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import tempfile
 import threading
 from pathlib import Path
 
@@ -209,11 +210,15 @@ print(open(os.path.join(d, "a.csv")).read())
     assert sorted(p.name for p in src.iterdir()) == ["a.csv"] and (src / "a.csv").read_text() == "1"
 
 
-def test_concurrent_sessions_share_one_kernel_site_dir(tmp_path):
+def test_concurrent_sessions_share_one_kernel_site_dir(tmp_path, monkeypatch):
     """The emulator runs parallel kernels as threads of one process: a stale folder is rebuilt once, not raced."""
     from kaggle_kit.kernels.sandbox import kernel_site_dir
 
+    # its own temp folder: staling the shared one would pull it from under kernels other tests are running
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     target = kernel_site_dir()
+    assert target.parent == tmp_path / "tmp"
     (target / "zz-stale-entry").symlink_to(tmp_path)  # as if another environment had built it
     got, errors = [], []
 

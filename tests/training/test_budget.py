@@ -118,4 +118,4 @@ def test_kk_train_budget_and_pseudo_label_flags_reach_the_recipe(tmp_path):
     assert r.exit_code == 0, r.output
     cfg = from_dict(tomllib.loads(r.output), RecipeConfig)
     assert (cfg.budget_minutes, cfg.pseudo_label, cfg.pseudo_threshold) == (2.5, str(tmp_path), 0.95)
-    assert cfg.schedule.name == "cosine" and cfg.probe == "off"
+    assert cfg.schedule.name == "cosine" and cfg.probe == "auto"
