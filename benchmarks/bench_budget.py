@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         "a left-right flip is label-preserving). A stand-in for a non-digit image kind, not a real one.",
         "`actual` is the fold's wall time from its start (model building and compiling included) to its final "
         "predictions; the probe runs before the fold, on its own time.",
-        "Measured 2026-12-02 18:40-19:15 UTC on 2 cores shared with other engineers' jobs and tests (load averages "
+        "The 2026-12-02 jobs (18:40-19:15 UTC) ran on 2 cores shared with other engineers' jobs and tests (load averages "
         "4.6-8.2, in each job's JSON): epoch times doubled within runs, which is what the replans show.",
         "Jobs marked 'probe auto/on' (2026-12-02) ran the earlier probe, which trained one model per augmentation "
         "candidate for a few seconds each: it measured learning speed and picked 'none' everywhere, so it was "
