@@ -16,7 +16,8 @@ import argparse
 import sys
 import time
 
-from benchmarks.common import DATA_DIR, Row, digit_recognizer, machine_load, publish
+from benchmarks.bench_budget import open_competition
+from benchmarks.common import Row, machine_load, publish
 
 COMMAND = "python -m benchmarks.bench_probe"
 TITLE = "Invariance probe across image kinds (which augmentation families keep the class)"
@@ -24,31 +25,16 @@ EXPECTED = {"digit-recognizer": {"hflip": False, "rotate": True}, "Kannada-MNIST
             "mirror-pairs": {"hflip": True, "rotate": True}}
 
 
-def open_competition(name: str):
-    from kaggle_kit.competition import Competition
-
-    if name == "digit-recognizer":
-        found = digit_recognizer()
-        return found and found[0]
-    if name == "mirror-pairs":
-        from benchmarks.standin import mirror_pairs
-
-        found = mirror_pairs()
-        return found and found[0]
-    digit_recognizer()  # builds the full-size store (both MNIST competitions) on first use
-    root = DATA_DIR / name / "data"
-    return Competition.open(root, slug=name) if root.is_dir() else None
-
-
 def measure(name: str, minutes: float) -> Row | None:
     from kaggle_kit.training.probe import describe, run_probe
     from kaggle_kit.training.recipes import load_recipe
     from kaggle_kit.training.reporting import PlainReporter
 
-    competition = open_competition(name)
-    if competition is None:
+    opened = open_competition(name)  # (competition, solution.csv); the probe never reads the solution
+    if opened is None:
         print(f"{name}: absent", file=sys.stderr)
         return None
+    competition = opened[0]
     load = machine_load()
     result = run_probe(competition, load_recipe("default"), minutes, PlainReporter())
     families = ", ".join(f"{k} {result['accuracies'][k]:.4f} (retention {result['retention'][k]:.2f}, "
