@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import keras
@@ -84,11 +85,12 @@ def changes_images(cfg: AugmentConfig) -> bool:
     return not is_identity(cfg) or cfg.hflip > 0 or cfg.erase > 0
 
 
-def flip_and_erase(images, u, hflip: float, erase: float, erase_size: float):
+def flip_and_erase(images, u, hflip: float, erase: float, erase_size: float, ops=None):
     """Flip `images (B, H, W, C)` left-right where `u[:, 0] < hflip`, and zero one rectangle where `u[:, 1] < erase`.
 
-    `u (B, 6)`: uniforms in [0, 1) (columns 2-5 place and size the rectangle). Backend-agnostic (`keras.ops`),
-    so the same code runs in a tf.data graph or inside a model under JAX.
+    `u (B, 6)`: uniforms in [0, 1) (columns 2-5 place and size the rectangle). Written against `ops` (default
+    `keras.ops`, the backend's: inside a model under JAX); a tf.data graph passes `TF_OPS`, because its tensors
+    are TensorFlow's whatever Keras's backend is.
 
     Example:
         >>> import numpy as np
@@ -96,7 +98,7 @@ def flip_and_erase(images, u, hflip: float, erase: float, erase_size: float):
         >>> keras.ops.convert_to_numpy(flip_and_erase(x, np.zeros((1, 6), "float32"), 1.0, 0.0, 0.4))[0, 0, :, 0]
         array([3., 2., 1., 0.], dtype=float32)
     """
-    ops = keras.ops
+    ops = ops or keras.ops
     u = ops.cast(u, "float32")
     if hflip > 0:
         flip = ops.reshape(u[:, 0] < hflip, (-1, 1, 1, 1))
@@ -113,6 +115,12 @@ def flip_and_erase(images, u, hflip: float, erase: float, erase_size: float):
         inside = ops.logical_and(inside, ops.reshape(u[:, 1] < erase, (-1, 1, 1)))
         images = ops.where(ops.expand_dims(inside, -1), ops.zeros_like(images), images)
     return images
+
+
+# The subset of keras.ops that flip_and_erase uses, on TensorFlow tensors (tf.data runs TensorFlow under any backend).
+TF_OPS = SimpleNamespace(cast=tf.cast, reshape=tf.reshape, where=tf.where, flip=lambda x, axis: tf.reverse(x, [axis]),
+                         arange=lambda n, dtype: tf.range(n, dtype=dtype), abs=tf.abs, logical_and=tf.logical_and,
+                         expand_dims=tf.expand_dims, zeros_like=tf.zeros_like)
 
 
 # ---- graph back end --------------------------------------------------------------------------------------------
@@ -213,7 +221,7 @@ def make_graph_augment(
             fe_seed = None if seed is None else tf.cast(tf.reshape(seed, [-1])[:2], tf.int64) + tf.constant(
                 [0, 1_000_003], tf.int64)
             u = _uniform(tf.stack([tf.shape(images)[0], 6]), seed=fe_seed, generator=generator)
-            out = flip_and_erase(out, u, cfg.hflip, cfg.erase, cfg.erase_size)
+            out = flip_and_erase(out, u, cfg.hflip, cfg.erase, cfg.erase_size, ops=TF_OPS)
         return tf.ensure_shape(out, images.shape)
 
     return aug

@@ -147,8 +147,8 @@ def run_probe(competition: Competition, recipe: RecipeConfig, minutes: float,
 
     from kaggle_kit.training.augment import augment_batch
     from kaggle_kit.training.budget import BudgetCallback, BudgetPlanner
-    from kaggle_kit.training.data import eval_dataset, predict_probs, train_dataset
-    from kaggle_kit.training.fold_keras import compile_model, fold_seed
+    from kaggle_kit.training.data import data_parallel_replicas, eval_dataset, predict_probs, train_dataset
+    from kaggle_kit.training.fold_keras import Batching, compile_model, fold_seed
     from kaggle_kit.training.folds import assign_folds, stratified_sample
     from kaggle_kit.training.schedules import RunLength, build_schedule_callbacks
     from kaggle_kit.training.strategy import detect_strategy, fresh_session, set_determinism
@@ -167,16 +167,20 @@ def run_probe(competition: Competition, recipe: RecipeConfig, minutes: float,
     fresh_session()
     seed = fold_seed(recipe.seed, 0)
     set_determinism(seed, recipe.deterministic)
-    model = compile_model(recipe, spec, strategy.strategy)
+    # shaped like a fold's batches: on a data-parallel mesh (8 TPU cores under JAX) every batch must split evenly
+    batching = Batching.of(recipe.batch_size, strategy, len(x_tr))
+    model = compile_model(recipe, spec, strategy.strategy, batching.steps_per_execution)
     neutral = recipe.augment.model_validate(_NEUTRAL)
-    steps = -(-len(x_tr) // recipe.batch_size)
+    steps = batching.steps
     length = RunLength(min(recipe.epochs, recipe.budget_max_epochs))
     t_start = time.perf_counter()
     planner = BudgetPlanner(60.0 * minutes, max_epochs=recipe.budget_max_epochs)
     budget = BudgetCallback(planner, length, t_start, steps, len(x_tr), len(x_va), n_tail=0, cut_first_epoch=True)
     callbacks = [*build_schedule_callbacks(recipe.schedule, float(recipe.optimizer.lr), length, steps), budget]
-    hist = model.fit(train_dataset(x_tr, y_tr, spec.num_classes, recipe.batch_size, neutral, seed=seed),
-                     validation_data=eval_dataset(x_va, y_va, spec.num_classes, batch_size=256),
+    hist = model.fit(train_dataset(x_tr, y_tr, spec.num_classes, batching.global_batch, neutral, seed=seed,
+                                   drop_remainder=batching.drop_remainder),
+                     validation_data=eval_dataset(x_va, y_va, spec.num_classes, batch_size=batching.eval_batch,
+                                                  pad_to=data_parallel_replicas()),
                      epochs=recipe.budget_max_epochs, callbacks=callbacks, verbose=0, shuffle=False)
     epochs = len(hist.history.get("loss", []))
 
