@@ -67,6 +67,36 @@ def score_submission(submission: Path, solution: Path) -> dict[str, float]:
     return out
 
 
+def compare_submissions(a: Path, b: Path, solution: Path) -> dict:
+    r"""Two submissions scored on the same rows of `solution.csv`: accuracies, the rows only one gets right, and
+    the exact McNemar test on those (two-sided; p small = the gap is not the luck of which rows were drawn).
+
+    Example:
+        >>> import tempfile
+        >>> d = Path(tempfile.mkdtemp())
+        >>> _ = (d / "sol.csv").write_text("ImageId,Label,Usage\n1,3,Public\n2,4,Private\n3,5,Private\n")
+        >>> _ = (d / "a.csv").write_text("ImageId,Label\n1,3\n2,4\n3,0\n")
+        >>> _ = (d / "b.csv").write_text("ImageId,Label\n3,5\n1,0\n2,0\n")
+        >>> c = compare_submissions(d / "a.csv", d / "b.csv", d / "sol.csv")
+        >>> (c["only_a"], c["only_b"], round(c["a"], 3), round(c["b"], 3), c["mcnemar_p"])
+        (2, 1, 0.667, 0.333, 1.0)
+    """
+    import pandas as pd
+    from scipy.stats import binomtest
+
+    sol = pd.read_csv(solution, dtype=str)
+    id_col, label_col = sol.columns[0], sol.columns[1]
+    right = []
+    for path in (a, b):
+        sub = pd.read_csv(path, dtype=str).rename(columns={label_col: "_pred"})
+        merged = sol.merge(sub[[id_col, "_pred"]], on=id_col, how="left")
+        right.append((merged[label_col] == merged["_pred"]).to_numpy())
+    only_a, only_b = int((right[0] & ~right[1]).sum()), int((right[1] & ~right[0]).sum())
+    p = float(binomtest(only_a, only_a + only_b, 0.5).pvalue) if only_a + only_b else 1.0
+    return {"rows": len(sol), "a": float(right[0].mean()), "b": float(right[1].mean()), "only_a": only_a,
+            "only_b": only_b, "mcnemar_p": p}
+
+
 def absent_section(name: str, title: str, command: str) -> Section:
     """What a benchmark saves when the full-size data cannot be built: says so instead of inventing figures."""
     return Section(name, title, command, [Row("full-size data", "absent", "", None)],

@@ -83,6 +83,28 @@ def pairs(x: np.ndarray, y: np.ndarray, n: int, rng: np.random.Generator) -> tup
     return mirror_pair(x[first], x[second]), labels
 
 
+def halves(x: np.ndarray, y: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """`n` mirror-halves `(n, 28, 28)`: one random sample squeezed to 28x14, upright on the left or mirrored on the right.
+
+    A flip turns one form into the other, so the class survives it; without flips in training each form learns
+    from half the rows. Harder than `pairs` (one sample per image, not two), so the choice of flips shows.
+
+    Example:
+        >>> x, y = np.zeros((4, 28, 28), np.uint8), np.arange(4)
+        >>> x[:, 3, 0:2] = 255
+        >>> images, labels = halves(x, y, 6, np.random.default_rng(0))
+        >>> images.shape, sorted(set(int(i) for i in (images[:, 3, 0] | images[:, 3, 27])))
+        ((6, 28, 28), [255])
+    """
+    x = x.reshape(len(x), 28, 28)
+    pick = rng.integers(0, len(x), n)
+    blank = np.zeros((n, 28, 28), x.dtype)
+    right = rng.random(n) < 0.5
+    images = mirror_pair(x[pick], blank)
+    images[right] = mirror_pair(blank[right], x[pick[right]])
+    return images, y[pick]
+
+
 def _csv(rows: np.ndarray, header: list[str]) -> str:
     lines = [",".join(header)]
     lines += [",".join(map(str, r)) for r in rows.tolist()]

@@ -33,6 +33,33 @@ def test_score_submission_counts_missing_rows_as_wrong(tmp_path):
     assert common.score_submission(submission, solution)["all"] == 0.5
 
 
+def test_compare_submissions_counts_the_rows_only_one_gets_right_and_tests_them(tmp_path):
+    n = 200
+    solution = _write(tmp_path / "solution.csv", "ImageId,Label,Usage\n" + "".join(f"{i},1,Private\n" for i in range(n)))
+    # a: right on all but rows 0-4; b: wrong on rows 0-39 as well (35 more): 35 rows only a gets right, none only b
+    a = _write(tmp_path / "a.csv", "ImageId,Label\n" + "".join(f"{i},{0 if i < 5 else 1}\n" for i in range(n)))
+    b = _write(tmp_path / "b.csv", "ImageId,Label\n" + "".join(f"{i},{0 if i < 40 else 1}\n" for i in reversed(range(n))))
+    c = common.compare_submissions(a, b, solution)
+    assert (c["rows"], c["only_a"], c["only_b"], c["a"], c["b"]) == (n, 35, 0, 0.975, 0.8)
+    assert c["mcnemar_p"] == pytest.approx(2 * 0.5**35)
+    same = common.compare_submissions(a, a, solution)
+    assert (same["only_a"], same["only_b"], same["mcnemar_p"]) == (0, 0, 1.0)
+
+
+def test_paired_budget_rows_need_a_gap_that_is_not_luck(tmp_path, monkeypatch):
+    from benchmarks import bench_budget
+
+    monkeypatch.setattr(bench_budget, "JOBS_DIR", tmp_path)
+    base = {"competition": "mirror-halves", "budget_min": 30, "rows": 10000, "jobs": ["x", "y"], "date": "2026-12-03"}
+    _write(tmp_path / "paired-a.json", json.dumps({**base, "default": 0.99, "digit_tuned": 0.98, "only_default_right": 150,
+                                                   "only_digit_tuned_right": 50, "mcnemar_p": 1e-12}))
+    _write(tmp_path / "paired-b.json", json.dumps({**base, "default": 0.9902, "digit_tuned": 0.99, "only_default_right": 12,
+                                                   "only_digit_tuned_right": 10, "mcnemar_p": 0.83}))
+    rows = bench_budget.rows()
+    assert [r.met for r in rows] == [True, False]
+    assert "+1.00 points" in rows[0].value and "McNemar p = 1e-12" in rows[0].value
+
+
 @pytest.mark.parametrize("name", ["seed002", "seed003"])
 def test_stretch_keeps_an_exponential_curve_over_more_epochs(name):
     recipe = load_recipe(name)

@@ -10,9 +10,11 @@ out-of-fold predictions all count). `BudgetPlanner` is the arithmetic; `BudgetCa
 2. **replan**: after every epoch the plan is made again from the measured epoch wall time (training,
    validation and checkpoint together; the median of the last `RECENT` epochs, so one epoch slowed by a
    neighbour's job does not cut the run for good). A machine that slows down shortens the run; one that turns
-   out faster than the first plan lengthens it, but only in the first half of the plan (`GROW_BEFORE`), while
-   the schedule is still near its peak. The run length the schedule reads (`schedules.RunLength`) follows, so
-   a cosine still ends at its floor at the new end.
+   out faster (or recovers from a slow spell) lengthens it again, until `GROW_BEFORE` of the plan is done. The
+   run length the schedule reads (`schedules.RunLength`) follows continuously: a replan spreads what is left of
+   the cosine over the new remaining epochs, so the rate never jumps back up, and the cosine still ends at its
+   floor at the new end. (Until 2026-12-03 a plan could grow only in its first half, and a replan moved the
+   whole cosine: a 30-minute digit-recognizer fold slowed by a neighbour's job from epoch 31 ended at 22.8 min.)
 3. **last resort**: if, inside an epoch, the time left cannot fit the rest of the epoch plus its validation
    and the final predictions, the epoch is cut short (Keras validates and checkpoints it as usual). A fold's
    first epoch is never cut: a budget smaller than compiling plus one epoch is reported, and overrun.
@@ -49,7 +51,7 @@ PROBE_STEPS = 8  # timed training steps (after the compiling first one) before t
 PROBE_MIN_S = 1.0  # ...or until this long has passed, whichever is later (bounded by the epoch's steps)
 EVAL_COST = 0.5  # an evaluated image costs about this share of a trained one (forward only); a guess until measured
 RECENT = 3  # replans read the median wall time of this many last epochs
-GROW_BEFORE = 0.5  # a plan may lengthen only while fewer than this share of its epochs are done
+GROW_BEFORE = 0.9  # a plan may lengthen only while fewer than this share of its epochs are done
 
 
 def _utc(ts: float) -> str:
@@ -58,7 +60,7 @@ def _utc(ts: float) -> str:
 
 class BudgetPlanner:
     """The number of epochs that fit in `budget_s`, planned and replanned from measured times (lengthened only
-    in the plan's first half)."""
+    before `GROW_BEFORE` of the plan is done)."""
 
     def __init__(self, budget_s: float, max_epochs: int, min_epochs: int = 1):
         self.budget_s = float(budget_s)
@@ -77,8 +79,8 @@ class BudgetPlanner:
         return max(self.min_epochs, min(self.max_epochs, done + more + (1 if epochs_done > done else 0)))
 
     def plan(self, elapsed_s: float, epochs_done: float, epoch_s: float, tail_s: float) -> int:
-        """Plan (first call) or replan: shorter when the epochs no longer fit, longer only in the plan's first
-        half (`GROW_BEFORE`)."""
+        """Plan (first call) or replan: shorter when the epochs no longer fit, longer only before `GROW_BEFORE`
+        of the plan is done."""
         fits = self.fit(elapsed_s, epochs_done, epoch_s, tail_s)
         if self.epochs is None:
             self.epochs = self.initial_epochs = fits
@@ -177,7 +179,11 @@ class BudgetCallback(keras.callbacks.Callback):
                 self.step_s = (now - self._t_probe) / done
                 self.epoch_s = self.step_s * self.steps + self._val_estimate() + 0.5
                 position = self.epoch + (batch + 1) / self.steps
-                self.length.epochs = self.planner.plan(self.elapsed(), position, self.epoch_s, self.tail_s())
+                planned = self.planner.plan(self.elapsed(), position, self.epoch_s, self.tail_s())
+                if self.epoch == 0 and self.spent_s == 0:
+                    self.length.reset(planned)  # a fresh fold: a few steps in, as if planned so from the start
+                else:
+                    self.length.replan(planned, at=position)  # a resumed fold continues its schedule
                 self._announce(position)
                 rest = self.elapsed() + (1 - position + self.epoch) * self.epoch_s + self.tail_s()
                 if rest > self.planner.budget_s:
@@ -213,10 +219,11 @@ class BudgetCallback(keras.callbacks.Callback):
         self._recent.append(self.epoch_s)
         typical = sorted(self._recent[-RECENT:])[len(self._recent[-RECENT:]) // 2]
         before = self.planner.epochs
-        self.length.epochs = self.planner.plan(self.elapsed(), epoch + 1, typical, self.tail_s())
+        self.length.replan(self.planner.plan(self.elapsed(), epoch + 1, typical, self.tail_s()), at=epoch + 1)
         if before is None or self.length.epochs != before:
             self._announce(epoch + 1)
         if self.state is not None:
             self.state.planned_epochs = self.length.epochs
+            self.state.run_length = self.length.to_json()
         if epoch + 1 >= self.length.epochs:
             self.model.stop_training = True

@@ -46,6 +46,7 @@ class FoldState:
     last_sha256: str | None = None  # the last.keras this state belongs to
     config_hash: str | None = None
     planned_epochs: int | None = None  # a time budget's current plan (None: the recipe's epochs)
+    run_length: dict | None = None  # the schedule's `RunLength` after the budget's last replan, to resume it
 
     @classmethod
     def from_json(cls, data: dict) -> FoldState:

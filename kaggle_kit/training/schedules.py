@@ -53,13 +53,62 @@ PER_STEP = {"cosine", "one_cycle"}
 
 
 class RunLength:
-    """The planned number of epochs of a run, readable while it trains (a time budget may shorten it)."""
+    """The planned number of epochs of a run, readable while it trains (a time budget may replan it).
+
+    A length-relative schedule reads `position(epoch)` on a run of `total` epochs. Until a replan both are the
+    epoch and the plan. A replan at epoch `t` keeps the schedule continuous: what is left of it (from the
+    position reached at `t`) is stretched or squeezed over the new remaining epochs, so a longer plan slows the
+    decay from here on instead of raising the rate again, and a shorter one speeds it up instead of jumping
+    ahead. Either way the schedule reaches its end exactly at the new last epoch.
+
+    Example:
+        >>> length = RunLength(10)
+        >>> length.position(4.0)
+        4.0
+        >>> length.replan(16, at=4.0)  # 6 epochs of schedule left, now spread over 12
+        >>> length.position(4.0), length.position(10.0), length.position(16.0), length.total
+        (4.0, 7.0, 10.0, 10)
+    """
 
     def __init__(self, epochs: int):
         self.epochs = int(epochs)
+        self.total = self.epochs  # the length of the schedule's own run
+        self.anchor = (0.0, 0.0)  # (epoch, position) where the last replan took over
+
+    def position(self, epoch: float) -> float:
+        """Where epoch `epoch` of this run falls on the schedule's run of `total` epochs."""
+        at, reached = self.anchor
+        if epoch <= at:
+            return reached - (at - epoch)
+        left = self.epochs - at
+        if left <= 0:
+            return float(self.total)
+        return reached + (self.total - reached) * min(1.0, (epoch - at) / left)
+
+    def replan(self, epochs: int, at: float) -> None:
+        """Make the run `epochs` long from epoch `at` on, continuing the schedule from where it is at `at`."""
+        epochs = int(epochs)
+        if epochs != self.epochs:
+            self.anchor = (float(at), min(float(self.total), self.position(at)))
+            self.epochs = epochs
+
+    def reset(self, epochs: int) -> None:
+        """A first plan: the schedule's run becomes `epochs` long, as if the run had been planned so from the start."""
+        self.epochs = self.total = int(epochs)
+        self.anchor = (0.0, 0.0)
+
+    def to_json(self) -> dict:
+        return {"epochs": self.epochs, "total": self.total, "anchor": list(self.anchor)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> RunLength:
+        length = cls(data["epochs"])
+        length.total = int(data["total"])
+        length.anchor = (float(data["anchor"][0]), float(data["anchor"][1]))
+        return length
 
     def __repr__(self) -> str:
-        return f"RunLength({self.epochs})"
+        return f"RunLength({self.epochs}, total={self.total}, anchor={self.anchor})"
 
 
 def validate_schedule(cfg: ScheduleConfig, epochs: int) -> None:
@@ -189,8 +238,9 @@ def build_schedule_callbacks(
 ) -> list[keras.callbacks.Callback]:
     """The callbacks that apply schedule `cfg` to a run of `epochs` x `steps_per_epoch` steps from `base_lr`.
 
-    `epochs` may be a `RunLength`: the schedule then reads the length at every step, so a replanned (shorter)
-    run ends its cosine at the new end. Epoch-indexed schedules (step, exponential) do not depend on it.
+    `epochs` may be a `RunLength`: the schedule then reads the length at every step, so a replanned run ends its
+    cosine at the new end, continuously (`RunLength.replan`). Epoch-indexed schedules (step, exponential) read
+    the epoch itself.
     """
     length = epochs if isinstance(epochs, RunLength) else RunLength(epochs)
     validate_schedule(cfg, length.epochs)
@@ -200,8 +250,7 @@ def build_schedule_callbacks(
                 monitor=cfg.monitor, factor=cfg.factor, patience=cfg.patience, min_lr=cfg.min_lr, verbose=0
             )
         ]
-    return [
-        LearningRateSchedule(
-            lambda t: lr_at(cfg, base_lr, t, length.epochs), steps_per_epoch=steps_per_epoch, per_step=cfg.name in PER_STEP
-        )
-    ]
+    if cfg.name in PER_STEP:  # defined over the run's length
+        return [LearningRateSchedule(lambda t: lr_at(cfg, base_lr, length.position(t), length.total),
+                                     steps_per_epoch=steps_per_epoch, per_step=True)]
+    return [LearningRateSchedule(lambda t: lr_at(cfg, base_lr, t, length.epochs), steps_per_epoch=steps_per_epoch)]

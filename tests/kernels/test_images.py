@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -208,11 +209,14 @@ def test_weights_trained_under_kaggles_older_keras_predict_here(tmp_path, kernel
 
 def test_tpu_training_kernel_trains_se_swish_symmetric_ce_on_jax(gpu_kernel, tmp_path):
     """A --tpu training kernel under --image kaggle-tpu: Keras on JAX, DataParallel over 8 devices, bfloat16,
-    with the custom parts (squeeze-excite, swish, symmetric CE with label smoothing) on the JAX backend."""
+    with the custom parts (squeeze-excite, swish, symmetric CE with label smoothing) on the JAX backend, and the
+    graph augmentation with the flips and erasing the invariance probe can switch on (they run in tf.data, on
+    TensorFlow tensors, whatever Keras's backend: written with keras.ops they failed here, 'flip requires ndarray')."""
     result = CliRunner().invoke(app, ["push-kernel", "train", "--tpu", "--recipe", "seed001", "--limit", "90",
                                       "--epochs", "1", "--folds", "2", "--fold", "0", "--batch-size", "2",
                                       "--set", "model.params.width=0.125", "--set", "loss.label_smoothing=0.1",
-                                      "--set", "augment.backend=none", "--render-only", "--json"])
+                                      "--set", "augment.backend=graph", "--set", "augment.hflip=0.5",
+                                      "--set", "augment.erase=0.5", "--render-only", "--json"])
     assert result.exit_code == 0, result.output
     folder = Path(json.loads(result.stdout.strip().splitlines()[-1])["build_dir"])
     result = CliRunner().invoke(app, ["run-kernel", str(folder), "--image", "kaggle-tpu", "--quiet", "--json"])
@@ -220,6 +224,8 @@ def test_tpu_training_kernel_trains_se_swish_symmetric_ce_on_jax(gpu_kernel, tmp
     assert result.exit_code == 0, log[-3000:]
     assert "strategy: tpu (DataParallel on jax; simulated on 8 CPU devices), 8 replicas" in log
     assert "| mixed precision: mixed_bfloat16" in log
+    config = tomllib.loads(next((folder / "output").rglob("config.toml")).read_text())
+    assert config["augment"]["backend"] == "graph" and config["augment"]["hflip"] == 0.5
     done = json.loads(next((folder / "output").rglob("fold0/done.json")).read_text())
     metrics = json.loads(next((folder / "output").rglob("fold0/metrics.json")).read_text())
     assert done and 0.0 <= metrics["accuracy"] <= 1.0

@@ -15,7 +15,7 @@ from kaggle_kit.sample_data import write_competition
 from kaggle_kit.training.budget import BudgetPlanner
 from kaggle_kit.training.recipes import load_recipe
 from kaggle_kit.training.reporting import Reporter
-from kaggle_kit.training.schedules import lr_at
+from kaggle_kit.training.schedules import RunLength, lr_at
 from kaggle_kit.training.trainer import train_run
 
 pytestmark = pytest.mark.slow
@@ -27,8 +27,9 @@ SLOW_FROM = 2  # epochs from this one on are made 3 s slower
 class Clocked(Reporter):
     """Times the fold from the run start to the fold end; sleeps `slow_s` after each epoch from `slow_from` on."""
 
-    def __init__(self, slow_from: int | None = None, slow_s: float = 0.0):
-        self.slow_from, self.slow_s = slow_from, slow_s
+    def __init__(self, slow_from: int | None = None, slow_s: float = 0.0, fold_dir=None):
+        self.slow_from, self.slow_s, self.fold_dir = slow_from, slow_s, fold_dir
+        self.run_lengths = []  # state.json's run length after each epoch (read when the epoch is reported)
         self.plans, self.messages, self.epochs = [], [], []
         self.t_start = self.t_end = 0.0
 
@@ -43,6 +44,8 @@ class Clocked(Reporter):
 
     def on_epoch_end(self, fold, epoch, logs):
         self.epochs.append(logs)
+        if self.fold_dir is not None:
+            self.run_lengths.append(json.loads((self.fold_dir / "state.json").read_text())["run_length"])
         if self.slow_from is not None and epoch >= self.slow_from:
             time.sleep(self.slow_s)
 
@@ -62,7 +65,7 @@ def _recipe(**extra):
 
 
 def test_a_budgeted_fold_keeps_its_budget_and_shortens_its_plan_when_epochs_slow_down(small_comp, tmp_path):
-    rep = Clocked(slow_from=SLOW_FROM, slow_s=3.0)
+    rep = Clocked(slow_from=SLOW_FROM, slow_s=3.0, fold_dir=tmp_path / "run" / "fold0")
     recipe = _recipe()
     train_run(small_comp, recipe, tmp_path / "run", folds_to_train=[0], reporter=rep)
     took = rep.t_end - rep.t_start
@@ -80,26 +83,70 @@ def test_a_budgeted_fold_keeps_its_budget_and_shortens_its_plan_when_epochs_slow
     late = [r for r in b["replans"] if r["after_epochs"] >= SLOW_FROM]
     assert late and late[-1]["to"] < late[0]["from"], b
     assert any(p["replanned"] for p in rep.plans)
-    # the last epoch started where the cosine of the length planned *then* puts it (a plan may shrink once more
-    # at its end, to stop there), i.e. in the lower half, not where the first plan would have put it
+    # the last epoch started where the cosine, carried continuously through the replans made before it (a plan
+    # may shrink once more at its end, to stop there), puts it: in the lower half, not where the first plan would
     final = b["final_planned_epochs"]
-    in_force = ([r["to"] for r in b["replans"] if r["after_epochs"] <= final - 1] or [b["planned_epochs"]])[-1]
+    length = RunLength(b["planned_epochs"])
+    for r in b["replans"]:
+        if r["after_epochs"] <= final - 1:
+            length.replan(r["to"], at=r["after_epochs"])
     last_lr = rep.epochs[-1]["lr"]
-    assert last_lr == pytest.approx(lr_at(recipe.schedule, recipe.optimizer.lr, final - 1, in_force), rel=1e-3)
+    expected = lr_at(recipe.schedule, recipe.optimizer.lr, length.position(final - 1), length.total)
+    assert last_lr == pytest.approx(expected, rel=1e-3)
     assert last_lr < 0.5 * recipe.optimizer.lr
+    # each epoch's resume point carries the schedule's run length as replanned then
+    assert rep.run_lengths[-2]["epochs"] == ([r["to"] for r in b["replans"] if r["after_epochs"] <= final - 1]
+                                             or [b["planned_epochs"]])[-1]
     # planned-vs-actual: printed, and in the run's metrics
     assert any("planned" in msg and "ran" in msg for msg in rep.messages)
     run_metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert run_metrics["per_fold"][0]["budget"]["planned_epochs"] == b["planned_epochs"]
 
 
-def test_the_planner_lengthens_only_in_the_first_half_and_keeps_at_least_the_epochs_done():
+class Crash(Exception):
+    pass
+
+
+class CrashAfter(Clocked):
+    def __init__(self, epochs: int, **kw):
+        super().__init__(**kw)
+        self.crash_after = epochs
+
+    def on_epoch_end(self, fold, epoch, logs):
+        super().on_epoch_end(fold, epoch, logs)
+        if epoch >= self.crash_after:
+            raise Crash
+
+
+def test_an_interrupted_budgeted_fold_resumes_its_schedule_where_it_was(small_comp, tmp_path):
+    """Killed after epoch 3 (its plan already replanned by slow epochs), the fold resumes with the schedule's run
+    length from state.json: epoch 4 starts at the rate the interrupted run would have used, not a fresh plan's."""
+    recipe = _recipe(budget_minutes=1.0)  # room for a few epochs on a busy machine too
+    fdir = tmp_path / "run" / "fold0"
+    first = CrashAfter(3, slow_from=1, slow_s=2.0, fold_dir=fdir)
+    with pytest.raises(Crash):
+        train_run(small_comp, recipe, tmp_path / "run", folds_to_train=[0], reporter=first)
+    saved = RunLength.from_json(first.run_lengths[-1])
+    assert saved.total != saved.epochs, f"no replan before the interruption: {first.run_lengths}"
+    second = Clocked()
+    train_run(small_comp, recipe, tmp_path / "run", folds_to_train=[0], reporter=second)
+    resumed_lr = second.epochs[0]["lr"]
+    assert resumed_lr == pytest.approx(lr_at(recipe.schedule, recipe.optimizer.lr, saved.position(3.0), saved.total),
+                                       rel=1e-3)
+    assert resumed_lr != pytest.approx(lr_at(recipe.schedule, recipe.optimizer.lr, 3.0, saved.epochs), rel=1e-3)
+    m = json.loads((fdir / "metrics.json").read_text())
+    assert m["epochs_run"] == 3 + len(second.epochs)
+
+
+def test_the_planner_lengthens_until_nine_tenths_done_and_keeps_at_least_the_epochs_done():
     p = BudgetPlanner(budget_s=100.0, max_epochs=50)
     assert p.plan(elapsed_s=5.0, epochs_done=0.1, epoch_s=10.0, tail_s=1.0) == 9  # 0.95*100-5-1 = 89 s: 8 + current
     assert p.plan(elapsed_s=20.0, epochs_done=2, epoch_s=5.0, tail_s=1.0) == 16  # faster, early: 2 + 74 / 5
-    assert p.plan(elapsed_s=60.0, epochs_done=8, epoch_s=1.0, tail_s=1.0) == 16  # faster, half done: kept
-    assert p.plan(elapsed_s=90.0, epochs_done=10, epoch_s=30.0, tail_s=1.0) == 10  # out of time: stop here
-    assert [(r["from"], r["to"]) for r in p.replans] == [(9, 16), (16, 10)]
+    assert p.plan(elapsed_s=40.0, epochs_done=6, epoch_s=10.0, tail_s=1.0) == 11  # slower: 6 + 54 / 10
+    assert p.plan(elapsed_s=60.0, epochs_done=8, epoch_s=2.0, tail_s=1.0) == 25  # recovered, 8/11 done: 8 + 34 / 2
+    assert p.plan(elapsed_s=85.0, epochs_done=23, epoch_s=0.5, tail_s=1.0) == 25  # faster still, 23/25 done: kept
+    assert p.plan(elapsed_s=90.0, epochs_done=24, epoch_s=30.0, tail_s=1.0) == 24  # out of time: stop here
+    assert [(r["from"], r["to"]) for r in p.replans] == [(9, 16), (16, 11), (11, 25), (25, 24)]
     assert BudgetPlanner(1.0, max_epochs=50).plan(0.0, 0.5, 10.0, 1.0) == 1  # at least one epoch
     assert BudgetPlanner(1e6, max_epochs=7).plan(0.0, 0.5, 1.0, 1.0) == 7  # capped
 

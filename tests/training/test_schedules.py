@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from kaggle_kit.config import from_dict
 from kaggle_kit.errors import ConfigError
 from kaggle_kit.training.config import ScheduleConfig
-from kaggle_kit.training.schedules import build_schedule_callbacks, lr_at
+from kaggle_kit.training.schedules import RunLength, build_schedule_callbacks, lr_at
 
 
 def test_exponential_matches_the_notebooks():
@@ -83,3 +85,35 @@ def test_invalid_schedules_name_the_field():
         build_schedule_callbacks(ScheduleConfig(name="cosine", warmup_epochs=10), 1e-3, 10, 5)
     with pytest.raises(ConfigError, match="schedule: invalid configuration\n  decay: Input should be less"):
         from_dict({"name": "exponential", "decay": 1.5}, ScheduleConfig, source="schedule")  # refused on loading
+
+
+def test_a_replanned_run_length_continues_the_cosine_without_jumps_and_ends_at_its_floor():
+    """A time budget replans mid-run (longer after a slow spell, shorter when out of time): the rate never jumps
+    back up, and the cosine ends at its floor exactly at the final epoch."""
+    cfg = ScheduleConfig(name="cosine", warmup_fraction=0.03, min_lr=1e-5)
+    length = RunLength(40)
+    lrs = []
+    for step in range(0, 10 * 60):
+        t = step / 10
+        if t == 10.0:
+            length.replan(20, at=t)  # slowed down: 20 epochs
+        if t == 15.0:
+            length.replan(60, at=t)  # recovered: 60
+        if t >= length.epochs:
+            break
+        lrs.append(lr_at(cfg, 2e-3, length.position(t), length.total))
+    assert len(lrs) == 600 and length.epochs == 60
+    after_warmup = lrs[int(0.03 * 40 * 10) + 1:]
+    assert all(b <= a + 1e-12 for a, b in zip(after_warmup, after_warmup[1:]))  # never back up
+    assert max(a - b for a, b in zip(after_warmup, after_warmup[1:])) < 2e-3 * 0.02  # no jump at either replan
+    assert lr_at(cfg, 2e-3, length.position(60.0), length.total) == pytest.approx(1e-5)
+    # moving the whole cosine instead (the length alone) jumps back up at the second replan
+    assert lr_at(cfg, 2e-3, 15.0, 60) > 1.5 * lr_at(cfg, 2e-3, 15.0, 20)
+
+
+def test_a_run_length_survives_a_resume():
+    length = RunLength(30)
+    length.replan(45, at=12.0)
+    again = RunLength.from_json(json.loads(json.dumps(length.to_json())))
+    assert [again.position(t) for t in (12.0, 20.0, 45.0)] == [length.position(t) for t in (12.0, 20.0, 45.0)]
+    assert again.position(45.0) == 30.0
