@@ -129,3 +129,14 @@ def test_missing_full_size_data_is_reported_not_invented(tmp_path, monkeypatch, 
     assert "full-size data absent" in capsys.readouterr().err
     section = common.absent_section("loading", "Loading", "python -m benchmarks.bench_loading")
     assert [(r.what, r.value) for r in section.rows] == [("full-size data", "absent")]
+
+
+def test_budget_job_names_keep_the_saved_jobs_and_name_recipe_and_pseudo_labels():
+    from benchmarks.bench_budget import job_name
+
+    # names of jobs already saved in benchmarks/results/budget must not change
+    assert job_name("digit-recognizer", 10, "off", folds=5, tta=2) == "digit-recognizer-10min-probe-off-5folds-tta2"
+    assert job_name("mirror-halves", 30, "auto") == "mirror-halves-30min-invariance-auto"
+    assert job_name("digit-recognizer", 10, "off", recipe="seed003") == "digit-recognizer-seed003-10min-probe-off"
+    assert (job_name("digit-recognizer", 10, "off", pseudo="digit-recognizer-10min-probe-off")
+            == "digit-recognizer-10min-probe-off-pseudo-from-digit-recognizer-10min-probe-off")

@@ -226,8 +226,9 @@ def train_cmd(
                                                       "fold<i>/ folders.", show_default=False)] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="Epochs per fold.", show_default=False)] = None,
     budget: Annotated[Optional[float], typer.Option("--budget", help="Minutes of wall clock per fold: the epochs "
-                                                    "are planned from the measured speed (and shortened if the "
-                                                    "machine slows down); overrides --epochs.",
+                                                    "are planned from the measured speed, replanned as it "
+                                                    "changes (the cosine follows without jumps); overrides "
+                                                    "--epochs.",
                                                     show_default=False)] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Global batch size (split across "
                                                       "replicas).", show_default=False)] = None,

@@ -158,9 +158,10 @@ class BudgetCallback(keras.callbacks.Callback):
                                           "expected_end": expected, "replanned": bool(self.planner.replans)})
 
     def summary(self) -> dict:
-        """The plan and its replans, with the first plan's expected end (UTC) and whether an epoch was cut."""
+        """The plan and its replans, the first plan's expected end (UTC), whether an epoch was cut, and the schedule's
+        final run length (its anchor says where the last replan took over)."""
         return {**self.planner.summary(), "expected_end": self.first_expected_end,
-                "cut_mid_epoch": self.cut_mid_epoch}
+                "cut_mid_epoch": self.cut_mid_epoch, "run_length": self.length.to_json()}
 
     # ---- keras hooks -----------------------------------------------------------------------------------------
     def on_epoch_begin(self, epoch, logs=None):

@@ -125,7 +125,7 @@ class RecipeConfig(KKConfig):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     epochs: int = Field(10, ge=1)
     # Minutes of wall clock per fold (compile, epochs, validation, checkpoints, final predictions): the number of
-    # epochs is planned from the measured speed and shortened if the machine slows down; `epochs` is ignored.
+    # epochs is planned from the measured speed and replanned as it changes; `epochs` is ignored.
     budget_minutes: PositiveFloat | None = None
     budget_max_epochs: int = Field(300, ge=1)  # a budget never plans more epochs than this
     # The invariance probe (kaggle_kit.training.probe): which augmentation families keep this competition's classes.
