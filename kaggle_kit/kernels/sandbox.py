@@ -29,6 +29,7 @@ Example (needs a rendered kernel and its inputs, so a plain code block):
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -137,7 +138,11 @@ def kernel_site_dir() -> Path:
             wanted[entry.name] = entry
     content = "|".join(map(str, sites)) + sys.version + "|".join(sorted(wanted))
     target = Path(tempfile.gettempdir()) / f"kk-kernel-site-{hashlib.sha256(content.encode()).hexdigest()[:12]}"
-    with _SITE_LOCK:
+    # Another process (a second kk, a pytest-xdist worker) may be building it or running a kernel through it:
+    # build under an exclusive lock across processes, and never swap out a folder that already holds the right
+    # links (a kernel importing through it would find it gone for a moment).
+    with _SITE_LOCK, open(target.parent / f".{target.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         if target.is_dir() and {p.name for p in target.iterdir()} == set(wanted):
             return target
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))

@@ -6,6 +6,7 @@ import json
 import socket
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -235,3 +236,24 @@ def test_concurrent_sessions_share_one_kernel_site_dir(tmp_path, monkeypatch):
         t.join()
     assert errors == [] and set(got) == {target}
     assert not (target / "zz-stale-entry").exists() and (target / "numpy").exists()
+
+
+def test_processes_building_the_kernel_site_dir_at_once_build_it_once(tmp_path):
+    """Two kk processes (or pytest-xdist workers) asking for the folder at the same moment: one builds it and the
+    others use that one. Swapping a second build in pulled the folder from under a kernel importing through it
+    (CI, 2026-12-03: "No such file or directory: .../kk-kernel-site-.../tensorflow/...")."""
+    import subprocess
+    import sys
+
+    (tmp_path / "tmp").mkdir()
+    code = ("import os, sys, tempfile, time\n"
+            f"tempfile.tempdir = {str(tmp_path / 'tmp')!r}\n"
+            "from kaggle_kit.kernels.sandbox import kernel_site_dir\n"
+            "time.sleep(max(0.0, float(sys.argv[1]) - time.time()))\n"
+            "print(os.stat(kernel_site_dir()).st_ino)\n")
+    start = time.time() + 3.0  # every process past its imports, then all at once
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(start)], stdout=subprocess.PIPE, text=True)
+             for _ in range(6)]
+    inodes = {p.communicate(timeout=120)[0].strip() for p in procs}
+    assert all(p.returncode == 0 for p in procs)
+    assert len(inodes) == 1, f"built {len(inodes)} times: {inodes}"
