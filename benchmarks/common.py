@@ -18,6 +18,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "benchmarks" / "results"
@@ -55,16 +59,20 @@ def score_submission(submission: Path, solution: Path) -> dict[str, float]:
     import pandas as pd
 
     sol = pd.read_csv(solution, dtype=str)
-    sub = pd.read_csv(submission, dtype=str)
-    id_col, label_col = sol.columns[0], sol.columns[1]
-    merged = sol.merge(sub, on=id_col, how="left", suffixes=("", "_sub"))
-    correct = merged[label_col] == merged[f"{label_col}_sub"]
-    out = {"all": float(correct.mean()), "n": int(len(merged))}
+    correct = _rows_right(pd.read_csv(submission, dtype=str), sol)
+    out = {"all": float(correct.mean()), "n": int(len(sol))}
     for usage in ("Public", "Private"):
-        mask = merged["Usage"] == usage
+        mask = (sol["Usage"] == usage).to_numpy()
         if mask.any():
             out[usage.lower()] = float(correct[mask].mean())
     return out
+
+
+def _rows_right(sub, sol) -> np.ndarray:
+    """Per row of `sol` (a solution.csv frame, in its order): does `sub` give its label? A missing row is wrong."""
+    id_col, label_col = sol.columns[0], sol.columns[1]
+    merged = sol.merge(sub[[id_col, label_col]].rename(columns={label_col: "_pred"}), on=id_col, how="left")
+    return (merged[label_col] == merged["_pred"]).to_numpy()
 
 
 def compare_submissions(a: Path, b: Path, solution: Path) -> dict:
@@ -85,12 +93,7 @@ def compare_submissions(a: Path, b: Path, solution: Path) -> dict:
     from scipy.stats import binomtest
 
     sol = pd.read_csv(solution, dtype=str)
-    id_col, label_col = sol.columns[0], sol.columns[1]
-    right = []
-    for path in (a, b):
-        sub = pd.read_csv(path, dtype=str).rename(columns={label_col: "_pred"})
-        merged = sol.merge(sub[[id_col, "_pred"]], on=id_col, how="left")
-        right.append((merged[label_col] == merged["_pred"]).to_numpy())
+    right = [_rows_right(pd.read_csv(path, dtype=str), sol) for path in (a, b)]
     only_a, only_b = int((right[0] & ~right[1]).sum()), int((right[1] & ~right[0]).sum())
     p = float(binomtest(only_a, only_a + only_b, 0.5).pvalue) if only_a + only_b else 1.0
     return {"rows": len(sol), "a": float(right[0].mean()), "b": float(right[1].mean()), "only_a": only_a,

@@ -98,10 +98,9 @@ def halves(x: np.ndarray, y: np.ndarray, n: int, rng: np.random.Generator) -> tu
     """
     x = x.reshape(len(x), 28, 28)
     pick = rng.integers(0, len(x), n)
-    blank = np.zeros((n, 28, 28), x.dtype)
     right = rng.random(n) < 0.5
-    images = mirror_pair(x[pick], blank)
-    images[right] = mirror_pair(blank[right], x[pick[right]])
+    images = mirror_pair(x[pick], np.zeros((n, 28, 28), x.dtype))
+    images[right] = images[right, :, ::-1]  # mirror_pair(a, blank) flipped is mirror_pair(blank, a)
     return images, y[pick]
 
 

@@ -117,9 +117,6 @@ def _hidden_cached() -> frozenset[str]:
     return frozenset(_hidden_top_levels())
 
 
-_SITE_LOCK = threading.Lock()  # the emulator's sessions are threads of one process
-
-
 def kernel_site_dir() -> Path:
     """A folder of links to this environment's site-packages without the hidden distributions (built once).
 
@@ -138,10 +135,11 @@ def kernel_site_dir() -> Path:
             wanted[entry.name] = entry
     content = "|".join(map(str, sites)) + sys.version + "|".join(sorted(wanted))
     target = Path(tempfile.gettempdir()) / f"kk-kernel-site-{hashlib.sha256(content.encode()).hexdigest()[:12]}"
-    # Another process (a second kk, a pytest-xdist worker) may be building it or running a kernel through it:
-    # build under an exclusive lock across processes, and never swap out a folder that already holds the right
-    # links (a kernel importing through it would find it gone for a moment).
-    with _SITE_LOCK, open(target.parent / f".{target.name}.lock", "a") as lock:
+    # Another process (a second kk, a pytest-xdist worker) or thread (the emulator's parallel sessions) may be
+    # building it or running a kernel through it: build under an exclusive flock (each call opens the file, so
+    # threads exclude each other too), and never swap out a folder that already holds the right links (a kernel
+    # importing through it would find it gone for a moment).
+    with open(target.parent / f".{target.name}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if target.is_dir() and {p.name for p in target.iterdir()} == set(wanted):
             return target

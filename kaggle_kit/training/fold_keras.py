@@ -161,9 +161,10 @@ class KerasFoldTrainer:
         # Under a budget the length is planned while training, and fit() runs to the cap unless stopped; until
         # the first plan (a few steps in) the schedule reads the recipe's epochs, so warm-up is not stretched.
         epochs = (state.planned_epochs or recipe.budget_max_epochs) if budget else recipe.epochs
-        length = RunLength(min(epochs, recipe.epochs) if budget else epochs)
-        if budget and state.run_length:
+        if budget and state.run_length:  # a resumed budgeted fold: its schedule as replanned so far
             length = RunLength.from_json(state.run_length)
+        else:
+            length = RunLength(min(epochs, recipe.epochs) if budget else epochs)
         budget_cb = None
         reporter.on_fold_start(fold, {"n_train": len(x_tr), "n_val": len(x_va), "epochs": epochs,
                                       "initial_epoch": initial_epoch, "steps_per_epoch": steps, "resumed": resumed,
