@@ -148,6 +148,15 @@ class BudgetCallback(keras.callbacks.Callback):
         """Time after the last epoch: predicting the validation (and hold-out) rows once more, saving the model."""
         return self._val_estimate() * max(1.0, self.n_tail / max(1, self.n_val)) + 1.0
 
+    def _follow(self, planned: int, at: float, first: bool) -> None:
+        """Move the schedule's run length to the plan. A fresh fold's first plan (a few steps in, or at the end of
+        an epoch too short to time steps in: one step per epoch on a mesh) resets it, as if planned so from the
+        start; every later plan, and a resumed fold's first, continues it from where it is."""
+        if first and self.initial_epoch == 0 and self.spent_s == 0:
+            self.length.reset(planned)
+        else:
+            self.length.replan(planned, at=at)
+
     def _announce(self, position: float) -> None:
         """Report the plan; `position` = epochs trained so far (fractional inside an epoch)."""
         left = max(0.0, self.length.epochs - position) * (self.epoch_s or 0.0) + self.tail_s()
@@ -180,11 +189,8 @@ class BudgetCallback(keras.callbacks.Callback):
                 self.step_s = (now - self._t_probe) / done
                 self.epoch_s = self.step_s * self.steps + self._val_estimate() + 0.5
                 position = self.epoch + (batch + 1) / self.steps
-                planned = self.planner.plan(self.elapsed(), position, self.epoch_s, self.tail_s())
-                if self.epoch == 0 and self.spent_s == 0:
-                    self.length.reset(planned)  # a fresh fold: a few steps in, as if planned so from the start
-                else:
-                    self.length.replan(planned, at=position)  # a resumed fold continues its schedule
+                self._follow(self.planner.plan(self.elapsed(), position, self.epoch_s, self.tail_s()), position,
+                             first=True)
                 self._announce(position)
                 rest = self.elapsed() + (1 - position + self.epoch) * self.epoch_s + self.tail_s()
                 if rest > self.planner.budget_s:
@@ -220,7 +226,8 @@ class BudgetCallback(keras.callbacks.Callback):
         self._recent.append(self.epoch_s)
         typical = sorted(self._recent[-RECENT:])[len(self._recent[-RECENT:]) // 2]
         before = self.planner.epochs
-        self.length.replan(self.planner.plan(self.elapsed(), epoch + 1, typical, self.tail_s()), at=epoch + 1)
+        self._follow(self.planner.plan(self.elapsed(), epoch + 1, typical, self.tail_s()), epoch + 1,
+                     first=before is None)
         if before is None or self.length.epochs != before:
             self._announce(epoch + 1)
         if self.state is not None:

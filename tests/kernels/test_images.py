@@ -245,3 +245,17 @@ def test_tpu_training_kernel_trains_se_swish_symmetric_ce_on_jax(gpu_kernel, tmp
     failure = json.loads(local.stdout.strip().splitlines()[-1])["failure_message"]
     assert "asked for a TPU (TpuV5E8) but found CPU" in failure and "--allow-cpu-fallback" in failure
     assert not list((tmp_path / "local").rglob("fold0"))
+
+
+def test_a_budgeted_gpu_kernel_plans_its_schedule_under_kaggles_keras(gpu_kernel):
+    """`budget_minutes` in a --gpu training kernel under --image kaggle-gpu (Kaggle's older Keras, 2 simulated
+    GPUs). With 2 replicas an epoch is one step, so the first plan comes at an epoch's end, not a few steps in: it
+    must still set the schedule's run to the plan (it once kept the recipe's 50 epochs as the cosine's length)."""
+    folder = gpu_kernel("--epochs", "50", "--set", "budget_minutes=0.5")
+    result = CliRunner().invoke(app, ["run-kernel", str(folder), "--image", "kaggle-gpu", "--quiet", "--json"])
+    log = _log(folder)
+    assert result.exit_code == 0, log[-3000:]
+    budget = json.loads(next((folder / "output").rglob("fold0/metrics.json")).read_text())["budget"]
+    assert budget["actual_s"] <= 1.1 * 30, budget
+    assert budget["run_length"]["total"] == budget["planned_epochs"] < 50, budget
+    assert budget["run_length"]["epochs"] == budget["final_planned_epochs"], budget
