@@ -44,12 +44,13 @@ RUNS_DIR = DATA_DIR / "runs" / "budget"
 
 
 def job_name(competition: str, budget: float, probe: str, probe_minutes: float | None = None, folds: int = 1,
-             tta: int = 0, pseudo: str | None = None, recipe: str = "default") -> str:
+             tta: int = 0, pseudo: str | None = None, recipe: str = "default", sets: tuple[str, ...] = ()) -> str:
     # "invariance": the probe since 2026-12-03; jobs named "probe-auto"/"probe-on" ran the earlier training-race probe
     tag = "probe-off" if probe == "off" else f"invariance-{probe}"
     named = competition if recipe == "default" else f"{competition}-{recipe}"
     single = f"{named}-{budget:g}min-{tag}" + (f"-{probe_minutes:g}min" if probe_minutes else "")
     single += f"-pseudo-from-{pseudo}" if pseudo else ""
+    single += "".join(f"-set-{s.replace('/', '_').replace(' ', '')}" for s in sets)
     return single + (f"-{folds}folds-tta{tta}" if folds > 1 or tta else "")
 
 
@@ -70,7 +71,7 @@ def open_competition(name: str):
 
 def run_job(competition: str, budget: float, probe: str, force: bool = False,
             probe_minutes: float | None = None, folds: int = 1, tta: int = 0, pseudo: str | None = None,
-            recipe_name: str = "default") -> dict | None:
+            recipe_name: str = "default", sets: tuple[str, ...] = ()) -> dict | None:
     """One job: folds 0..`folds`-1 trained with the budget each (an ensemble job reuses the single-model job's
     run folder, so its fold 0 is not trained twice), predicted with `tta` passes and scored."""
     from kaggle_kit.training.predict import predict_run
@@ -79,7 +80,7 @@ def run_job(competition: str, budget: float, probe: str, force: bool = False,
     from kaggle_kit.training.reporting import PlainReporter
     from kaggle_kit.training.trainer import train_run
 
-    name = job_name(competition, budget, probe, probe_minutes, folds, tta, pseudo, recipe_name)
+    name = job_name(competition, budget, probe, probe_minutes, folds, tta, pseudo, recipe_name, sets)
     path = JOBS_DIR / f"{name}.json"
     if path.is_file() and not force:
         print(f"{name}: done already ({path}); --force reruns it")
@@ -88,14 +89,15 @@ def run_job(competition: str, budget: float, probe: str, force: bool = False,
     if opened is None:
         return None
     comp, solution = opened
-    run_dir = RUNS_DIR / job_name(competition, budget, probe, probe_minutes, pseudo=pseudo, recipe=recipe_name)
+    run_dir = RUNS_DIR / job_name(competition, budget, probe, probe_minutes, pseudo=pseudo, recipe=recipe_name,
+                                  sets=sets)
     if pseudo and not (RUNS_DIR / pseudo / "test_probs.npy").is_file():
         raise SystemExit(f"--pseudo-label {pseudo}: {RUNS_DIR / pseudo} has no test predictions (run that job first)")
     if force and folds == 1:
         shutil.rmtree(run_dir, ignore_errors=True)
     recipe = load_recipe(recipe_name, [f"budget_minutes={budget}", f'probe="{probe}"',
                                      *([f"probe_minutes={probe_minutes}"] if probe_minutes else []),
-                                     *([f'pseudo_label="{RUNS_DIR / pseudo}"'] if pseudo else [])])
+                                     *([f'pseudo_label="{RUNS_DIR / pseudo}"'] if pseudo else []), *sets])
     load_before = machine_load()
     t0 = time.perf_counter()
     result = train_run(comp, recipe, run_dir, folds_to_train=list(range(folds)), reporter=PlainReporter())
@@ -122,8 +124,9 @@ def run_job(competition: str, budget: float, probe: str, force: bool = False,
                       + (f" --probe-minutes {probe_minutes:g}" if probe_minutes else "")
                       + (f" --folds {folds} --tta {tta}" if folds > 1 or tta else "")
                       + (f" --pseudo-label {pseudo}" if pseudo else "")
-                      + (f" --recipe {recipe_name}" if recipe_name != "default" else ""),
-           "recipe": recipe_name, "model": recipe.model.name,
+                      + (f" --recipe {recipe_name}" if recipe_name != "default" else "")
+                      + "".join(f" --set '{s}'" for s in sets),
+           "recipe": recipe_name, "model": recipe.model.name, "sets": list(sets),
            "pseudo_label": pseudo and {"from": pseudo, "threshold": recipe.pseudo_threshold,
                                        "prediction": json.loads((RUNS_DIR / pseudo / "prediction.json").read_text())}}
     JOBS_DIR.mkdir(parents=True, exist_ok=True)
@@ -195,9 +198,12 @@ def rows() -> list[Row]:
             pl = j["pseudo_label"]
             what += (f", trained also on test rows predicted with p >= {pl['threshold']:g} by job {pl['from']} "
                      f"({len(pl['prediction']['folds'])} folds + TTA {pl['prediction']['tta']})")
+        if j.get("sets"):
+            what += f", with {', '.join(j['sets'])}"
         # The issue's targets on digit-recognizer (issue 12): 0.9950 at 10 min, 0.9960 at 30 min, 0.9970 ensembled.
         floor = (0.9970 if folds > 1 else {10.0: 0.9950, 30.0: 0.9960}.get(float(j["budget_min"]))) \
-            if j["competition"] == "digit-recognizer" and j.get("recipe", "default") == "default" else None
+            if j["competition"] == "digit-recognizer" and j.get("recipe", "default") == "default" \
+            and not j.get("sets") else None
         target = "fold within 1.1x budget" + (f"; test >= {floor}" if floor else "")
         met = kept and (floor is None or j["test_accuracy"] >= floor)
         kind = "invariance probe" if j.get("probe_verdicts") is not None else "probe"
@@ -219,15 +225,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--recipe", default="default", help="the recipe (default: the default recipe; seedNNN: a seed's)")
     ap.add_argument("--pseudo-label", default=None, metavar="JOB",
                     help="train on another job's confident test predictions too (its run folder's name)")
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                    help="a recipe override, as kk train --set (repeatable; part of the job's name)")
     ap.add_argument("--force", action="store_true")
     ap.add_argument("--table", action="store_true", help="only rebuild the table from saved jobs")
     args = ap.parse_args(argv)
     started = time.perf_counter()
     if not args.table:
         run_job(args.competition, args.budget, args.probe, force=args.force, probe_minutes=args.probe_minutes,
-                folds=args.folds, tta=args.tta, pseudo=args.pseudo_label, recipe_name=args.recipe)
+                folds=args.folds, tta=args.tta, pseudo=args.pseudo_label, recipe_name=args.recipe,
+                sets=tuple(args.sets))
         if args.folds == 1 and not args.tta and not args.probe_minutes and not args.pseudo_label \
-                and args.recipe == "default":
+                and args.recipe == "default" and not args.sets:
             paired(args.competition, args.budget)  # once both the default and the digit-tuned job exist
     notes = [
         "One model per job (fold 0 of 5), the default recipe with `budget_minutes`; test accuracy from the job's "

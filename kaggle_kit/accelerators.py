@@ -47,6 +47,8 @@ RETIRED_SHAPES: dict[str, tuple[str | None, str, str]] = {
 # "Maximum batch GPU session count of 2 reached." (quoted in adapter-hub/playground#4, 2022; it was 4 in 2019,
 # Kaggle/kaggle-cli#185). TPU 1 and CPU 5 are assumptions (no published figure found): lower is the strict side.
 SESSION_LIMITS = {"cpu": 5, "gpu": 2, "tpu": 1}
+# The longest a batch session may run, in hours (Kaggle's notebook docs: 12 h on CPU and GPU, 9 h on TPU).
+SESSION_HOURS = {"cpu": 12.0, "gpu": 12.0, "tpu": 9.0}
 KNOWN_SHAPES = {**CURRENT_SHAPES, **{name: kind for name, (_, kind, _) in RETIRED_SHAPES.items() if kind != "cpu"},
                 "TpuV232": "tpu", "TpuV2256": "tpu"}
 
@@ -81,6 +83,11 @@ class Accelerator:
     def session_limit(self) -> int:
         """How many sessions of this kind one account may hold at once (`SESSION_LIMITS`)."""
         return SESSION_LIMITS[self.kind]
+
+    @property
+    def session_hours(self) -> float:
+        """The longest one session of this kind may run (`SESSION_HOURS`)."""
+        return SESSION_HOURS[self.kind]
 
     def describe(self) -> str:
         return "CPU" if self.kind == "cpu" else f"{self.kind.upper()} ({self.machine_shape})"

@@ -140,3 +140,6 @@ def test_budget_job_names_keep_the_saved_jobs_and_name_recipe_and_pseudo_labels(
     assert job_name("digit-recognizer", 10, "off", recipe="seed003") == "digit-recognizer-seed003-10min-probe-off"
     assert (job_name("digit-recognizer", 10, "off", pseudo="digit-recognizer-10min-probe-off")
             == "digit-recognizer-10min-probe-off-pseudo-from-digit-recognizer-10min-probe-off")
+    # a recipe override is part of the name, so a variant never overwrites the default's job
+    assert (job_name("mirror-halves", 10, "auto", sets=("model.params.width=2",))
+            == "mirror-halves-10min-invariance-auto-set-model.params.width=2")

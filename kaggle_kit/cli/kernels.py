@@ -153,6 +153,10 @@ def push_kernel_cmd(
     = False,
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="Epochs per fold (overrides the recipe's).",
                                                   show_default=False)] = None,
+    budget: Annotated[Optional[float], typer.Option("--budget", help="Minutes of wall clock per fold in the "
+                                                    "session, as kk train --budget (overrides --epochs); the "
+                                                    "folds of one kernel must fit Kaggle's session limit.",
+                                                    show_default=False)] = None,
     limit: LimitOpt = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Batch size (overrides the recipe's).",
                                                       show_default=False)] = None,
@@ -203,11 +207,11 @@ def push_kernel_cmd(
     if kind_ is wf.KernelKind.TRAIN:
         planning = plan_train_kernels(wf.TrainKernelRequest(
             recipe=recipe, config=config, folds=folds, fold=tuple(fold or ()), parallel=parallel, epochs=epochs,
-            limit=limit, batch_size=batch_size, lr=lr, seed=seed, mixed_precision=mixed_precision,
+            budget_minutes=budget, limit=limit, batch_size=batch_size, lr=lr, seed=seed, mixed_precision=mixed_precision,
             overrides=tuple(overrides or ()), **shared), follow.progress)
     else:
-        if parallel != 1 or folds or fold:
-            raise KKError("--parallel/--folds/--fold are for training kernels")
+        if parallel != 1 or folds or fold or budget is not None:
+            raise KKError("--parallel/--folds/--fold/--budget are for training kernels")
         planning = plan_inference_kernel(wf.InferenceKernelRequest(weights=weights, tta=tta, weighted=weighted,
                                                                    **shared), follow.progress)
     kernels = wf.render_plans(planning, secret=wf.kaggle_secret(client))

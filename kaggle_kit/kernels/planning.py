@@ -14,8 +14,10 @@ Example (renders nothing, reads the project's kk.toml and data, so a plain code 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+from kaggle_kit.accelerators import Accelerator
 from kaggle_kit.errors import KKError
 from kaggle_kit.kernels.workflow import (
     InferenceKernelRequest,
@@ -78,7 +80,8 @@ def plan_train_kernels(request: TrainKernelRequest, progress: Progress | None = 
     progress = progress or Progress()
     r = request
     k, subset = _split_folds_option(r.folds)
-    sets = flag_overrides(**{"folds": k, "epochs": r.epochs, "batch_size": r.batch_size, "optimizer.lr": r.lr,
+    sets = flag_overrides(**{"folds": k, "epochs": r.epochs, "budget_minutes": r.budget_minutes,
+                             "batch_size": r.batch_size, "optimizer.lr": r.lr,
                              "limit": r.limit, "seed": r.seed, "mixed_precision": r.mixed_precision})
     sets += list(r.overrides)
     competition = r.competition
@@ -113,6 +116,7 @@ def plan_train_kernels(request: TrainKernelRequest, progress: Progress | None = 
         raise KKError(f"{r.run}: every fold is already trained; nothing for a kernel to do")
     spec = _spec_of(ref.data_dir, ref.slug, progress)
     parts = split_folds(chosen, r.parallel)
+    check_session_time(cfg.budget_minutes, parts, r.accelerator)
     planning = KernelPlanning(KernelKind.TRAIN, r.accelerator, r.internet,
                               run_dir=runs.runs_base() / ref.slug / run_id)
     for i, part in enumerate(parts):
@@ -124,6 +128,37 @@ def plan_train_kernels(request: TrainKernelRequest, progress: Progress | None = 
                                          slug=slug, part=part_slug, command=r.command,
                                          allow_cpu_fallback=r.allow_cpu_fallback))
     return planning
+
+
+SESSION_OVERHEAD_MIN = 15.0  # a session's start, data loading, the probe and the final predictions, besides the folds
+
+
+def check_session_time(budget_minutes: float | None, parts: list[list[int]], accelerator: Accelerator) -> None:
+    """Refuse a budgeted training kernel whose folds cannot end inside one Kaggle session: Kaggle would stop it at
+    its limit, after hours, with the last fold lost. `parts` are the fold subsets, one kernel each.
+
+    Example:
+        >>> check_session_time(60, [[0, 1, 2, 3, 4]], Accelerator("gpu", "NvidiaTeslaT4"))  # 5 h + overhead: fits
+        >>> check_session_time(180, [[0, 1, 2, 3, 4]], Accelerator("tpu", "TpuV5E8"))
+        Traceback (most recent call last):
+        ...
+        kaggle_kit.errors.KKError: --budget 180 min x 5 folds in one kernel (15.2 h with the session's own ~15 min) exceeds a TPU session's 9 h limit: split the folds over kernels with --parallel 3, or give each fold at most 105 min
+    """
+    if not budget_minutes:
+        return
+    limit_min = 60.0 * accelerator.session_hours
+    most = max(len(p) for p in parts)
+    need = most * budget_minutes + SESSION_OVERHEAD_MIN
+    if need <= limit_min:
+        return
+    per_kernel = max(1, int((limit_min - SESSION_OVERHEAD_MIN) // budget_minutes))
+    n_folds = sum(len(p) for p in parts)
+    fits = math.floor((limit_min - SESSION_OVERHEAD_MIN) / most)
+    hint = (f"split the folds over kernels with --parallel {math.ceil(n_folds / per_kernel)}, or "
+            if budget_minutes + SESSION_OVERHEAD_MIN <= limit_min else "")
+    raise KKError(f"--budget {budget_minutes:g} min x {most} folds in one kernel ({need / 60:.1f} h with the "
+                  f"session's own ~{SESSION_OVERHEAD_MIN:g} min) exceeds a {accelerator.kind.upper()} session's "
+                  f"{accelerator.session_hours:g} h limit: {hint}give each fold at most {fits} min")
 
 
 def pick_weights(weights: str | None, run: Path | None, competition: str, progress: Progress | None = None) -> str:

@@ -84,6 +84,7 @@ class TrainKernelRequest:
     fold: tuple[int, ...] = ()
     parallel: int = 1
     epochs: int | None = None
+    budget_minutes: float | None = None  # wall clock per fold in the session (`kk train --budget`)
     limit: int | None = None
     batch_size: int | None = None
     lr: float | None = None

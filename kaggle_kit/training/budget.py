@@ -16,8 +16,11 @@ out-of-fold predictions all count). `BudgetPlanner` is the arithmetic; `BudgetCa
    floor at the new end. (Until 2026-12-03 a plan could grow only in its first half, and a replan moved the
    whole cosine: a 30-minute digit-recognizer fold slowed by a neighbour's job from epoch 31 ended at 22.8 min.)
 3. **last resort**: if, inside an epoch, the time left cannot fit the rest of the epoch plus its validation
-   and the final predictions, the epoch is cut short (Keras validates and checkpoints it as usual). A fold's
-   first epoch is never cut: a budget smaller than compiling plus one epoch is reported, and overrun.
+   and the final predictions, the epoch is cut short when no further step fits (Keras validates and
+   checkpoints it as usual). That holds
+   for a fold's first epoch too: a budget smaller than compiling plus one epoch (a large model on a CPU) is
+   reported, and the fold trains the part of its first epoch that fits. (Until 2026-12-03 the first epoch was
+   never cut, and such folds overran: a 10-minute seed000 fold took 12.5 minutes.)
 
 The plan, every replan and planned-vs-actual are recorded in `BudgetPlanner.summary()`, which the Keras fold
 trainer writes into the fold's `metrics.json` (key `budget`).
@@ -112,7 +115,7 @@ class BudgetCallback(keras.callbacks.Callback):
 
     def __init__(self, planner: BudgetPlanner, length: RunLength, t_start: float, steps: int, n_train: int,
                  n_val: int, n_tail: int, initial_epoch: int = 0, spent_s: float = 0.0,
-                 reporter: Reporter | None = None, fold: int = 0, state=None, cut_first_epoch: bool = False,
+                 reporter: Reporter | None = None, fold: int = 0, state=None,
                  clock: Callable[[], float] = time.perf_counter):
         super().__init__()
         self.planner, self.length, self.steps = planner, length, max(1, int(steps))
@@ -120,15 +123,16 @@ class BudgetCallback(keras.callbacks.Callback):
         self.t_start, self.spent_s = t_start, spent_s  # spent_s: time this fold spent before a resume
         self.reporter, self.fold, self.state, self.clock = reporter or Reporter(), fold, state, clock
         self.initial_epoch = initial_epoch
-        self.cut_first_epoch = cut_first_epoch
         self.epoch = initial_epoch
         self.step_s: float | None = None
         self.val_s: float | None = None
         self.epoch_s: float | None = None
         self.cut_mid_epoch = False
+        self.cut_after_steps: int | None = None  # steps the cut epoch trained, of `steps`
         self._t_probe: float | None = None
         self._probe_from = 0
         self._t_epoch = 0.0
+        self._mark: tuple[float, int] | None = None  # (time, batch) this epoch's steps are timed from
         self._t_last_end: float | None = None
         self._t_val = 0.0
         self.first_expected_end: str | None = None
@@ -170,18 +174,21 @@ class BudgetCallback(keras.callbacks.Callback):
         """The plan and its replans, the first plan's expected end (UTC), whether an epoch was cut, and the schedule's
         final run length (its anchor says where the last replan took over)."""
         return {**self.planner.summary(), "expected_end": self.first_expected_end,
-                "cut_mid_epoch": self.cut_mid_epoch, "run_length": self.length.to_json()}
+                "cut_mid_epoch": self.cut_mid_epoch, "cut_after_steps": self.cut_after_steps,
+                "steps_per_epoch": self.steps, "run_length": self.length.to_json()}
 
     # ---- keras hooks -----------------------------------------------------------------------------------------
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
         self._t_epoch = self.clock()
+        self._mark = None
 
     def on_train_batch_end(self, batch, logs=None):
         now = self.clock()
         if self.planner.epochs is None:  # probing: time steps 2.. of the first epoch trained in this call
             if self._t_probe is None:  # the first step traced and compiled the graph: time from its end
                 self._t_probe, self._probe_from = now, batch
+                self._mark = (now, batch)
                 if batch + 1 >= self.steps:
                     return
             done = batch - self._probe_from
@@ -196,17 +203,24 @@ class BudgetCallback(keras.callbacks.Callback):
                 if rest > self.planner.budget_s:
                     self.reporter.message(
                         f"fold {self.fold}: the budget ({self.planner.budget_s:.0f} s) is smaller than building and "
-                        f"compiling ({self.elapsed():.0f} s so far) plus one epoch; one epoch is the least a fold "
-                        f"trains, so it may end late")
+                        f"compiling ({self.elapsed():.0f} s so far) plus one epoch (~{self.epoch_s:.0f} s): the "
+                        f"first epoch is cut short where the budget ends")
             return
-        # Last resort inside an epoch: stop if the rest of it, its validation and the tail no longer fit (a fold's
-        # first epoch always finishes, unless `cut_first_epoch`).
-        first = self.epoch == self.initial_epoch and self.spent_s == 0
-        if self.step_s is not None and batch + 1 < self.steps and (self.cut_first_epoch or not first):
-            rest = (self.steps - batch - 1) * self.step_s + self._val_estimate() + self.tail_s()
+        # The step time of the last PROBE_STEPS steps: the first steps after compiling run slower, so the probe's
+        # estimate alone would cut a long first epoch (and misjudge its validation time) too early.
+        if self._mark is None:
+            self._mark = (now, batch)
+        elif batch - self._mark[1] >= PROBE_STEPS:
+            self.step_s = (now - self._mark[0]) / (batch - self._mark[1])
+            self._mark = (now, batch)
+        # Last resort inside an epoch whose rest no longer fits: train on while one more step, the epoch's
+        # validation and the tail still fit, then stop (the time left is worth more as steps than idle).
+        if self.step_s is not None and batch + 1 < self.steps:
+            rest = self.step_s + self._val_estimate() + self.tail_s()
             if self.elapsed() + rest > self.planner.budget_s:
                 self.model.stop_training = True
                 self.cut_mid_epoch = True
+                self.cut_after_steps = batch + 1
 
     def on_test_begin(self, logs=None):
         self._t_val = self.clock()

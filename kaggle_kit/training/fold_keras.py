@@ -224,7 +224,9 @@ class KerasFoldTrainer:
             b = extra["budget"]
             reporter.message(f"fold {fold}: budget {b['budget_s'] / 60:.2f} min, planned {b.get('planned_epochs')} "
                              f"epochs (final plan {b.get('final_planned_epochs')}), ran {b['epochs_run']} in "
-                             f"{b['actual_s'] / 60:.2f} min")
+                             f"{b['actual_s'] / 60:.2f} min"
+                             + (f" (the last epoch cut short after {b['cut_after_steps']} of {b['steps_per_epoch']} "
+                                f"steps)" if b.get("cut_mid_epoch") else ""))
         metrics = write_fold_outputs(fdir, fold, spec, y_va, va_rows, oof, holdout, hold_probs, chash, extra,
                                      model_file=runs.MODEL_KERAS)
         for name in (runs.LAST_CKPT, runs.BEST_WEIGHTS, runs.STATE_FILE):

@@ -175,7 +175,7 @@ def run_probe(competition: Competition, recipe: RecipeConfig, minutes: float,
     length = RunLength(min(recipe.epochs, recipe.budget_max_epochs))
     t_start = time.perf_counter()
     planner = BudgetPlanner(60.0 * minutes, max_epochs=recipe.budget_max_epochs)
-    budget = BudgetCallback(planner, length, t_start, steps, len(x_tr), len(x_va), n_tail=0, cut_first_epoch=True)
+    budget = BudgetCallback(planner, length, t_start, steps, len(x_tr), len(x_va), n_tail=0)
     callbacks = [*build_schedule_callbacks(recipe.schedule, float(recipe.optimizer.lr), length, steps), budget]
     hist = model.fit(train_dataset(x_tr, y_tr, spec.num_classes, batching.global_batch, neutral, seed=seed,
                                    drop_remainder=batching.drop_remainder),

@@ -251,7 +251,7 @@ def test_a_budgeted_gpu_kernel_plans_its_schedule_under_kaggles_keras(gpu_kernel
     """`budget_minutes` in a --gpu training kernel under --image kaggle-gpu (Kaggle's older Keras, 2 simulated
     GPUs). With 2 replicas an epoch is one step, so the first plan comes at an epoch's end, not a few steps in: it
     must still set the schedule's run to the plan (it once kept the recipe's 50 epochs as the cosine's length)."""
-    folder = gpu_kernel("--epochs", "50", "--set", "budget_minutes=0.5")
+    folder = gpu_kernel("--epochs", "50", "--budget", "0.5")
     result = CliRunner().invoke(app, ["run-kernel", str(folder), "--image", "kaggle-gpu", "--quiet", "--json"])
     log = _log(folder)
     assert result.exit_code == 0, log[-3000:]

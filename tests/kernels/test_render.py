@@ -111,6 +111,32 @@ def test_training_options_reach_the_kernel_recipe(offline_project):
     assert spec["id_column"] == "ImageId" and len(spec["classes"]) == 10
 
 
+def _kernel_recipe(build_dir) -> dict:
+    import tomllib
+
+    scope: dict = {}
+    exec(next(Path(build_dir).glob("*.py")).read_text().split("def import_kaggle_kit")[0], scope)
+    return tomllib.loads(scope["RECIPE_TOML"])
+
+
+def test_budget_reaches_the_kernel_recipe_and_must_fit_kaggles_session_limit(offline_project):
+    out, _ = render("train", "--budget", "20", "--gpu")
+    assert _kernel_recipe(out["build_dir"])["budget_minutes"] == 20
+    # 5 folds x 120 min in one TPU session (9 h) cannot end: refused up front, with the way out
+    result = CliRunner().invoke(app, ["push-kernel", "train", "--tpu", "--budget", "120", "--render-only"])
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert "--budget 120 min x 5 folds in one kernel" in said and "TPU session's 9 h limit" in said, said
+    assert "--parallel 2" in said and "at most 105 min" in said, said
+    # ...which fits once the folds are split (3 + 2 folds of 120 min, each kernel under 9 h), or on a GPU (12 h)
+    out, metas = render("train", "--tpu", "--budget", "120", "--parallel", "2")
+    assert len(metas) == 2 and all(_kernel_recipe(k["build_dir"])["budget_minutes"] == 120 for k in out["kernels"])
+    result = CliRunner().invoke(app, ["push-kernel", "train", "--gpu", "--budget", "120", "--render-only"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, ["push-kernel", "inference", "--budget", "5", "--render-only"])
+    assert result.exit_code == 1 and "for training kernels" in result.output
+
+
 def test_parallel_fans_folds_out_over_distinct_kernels(offline_project):
     out, metas = render("train", "--folds", "5", "--parallel", "2", "--gpu")
     assert sorted(metas) == ["alice/digit-recognizer-kk-train-p0", "alice/digit-recognizer-kk-train-p1"]

@@ -166,3 +166,23 @@ def test_kk_train_budget_and_pseudo_label_flags_reach_the_recipe(tmp_path):
     cfg = from_dict(tomllib.loads(r.output), RecipeConfig)
     assert (cfg.budget_minutes, cfg.pseudo_label, cfg.pseudo_threshold) == (2.5, str(tmp_path), 0.95)
     assert cfg.schedule.name == "cosine" and cfg.probe == "auto"
+
+
+def test_a_budget_smaller_than_one_epoch_cuts_the_first_epoch_and_is_kept(tmp_path):
+    """A model too large for its budget (seed000's VGG on 4,000 rows: one epoch takes longer than the whole
+    budget on these cores) trains the part of its first epoch that fits, validates it and ends in the budget,
+    instead of finishing the epoch and overrunning (what a 10-minute seed000 fold did until 2026-12-03)."""
+    store = write_competition(tmp_path / "store", n_train=5000, n_test=40)
+    comp = Competition.open(store / "digit-recognizer" / "data", slug="digit-recognizer")
+    budget_min = 0.75
+    recipe = load_recipe("default", ["folds=5", "batch_size=64", f"budget_minutes={budget_min}", 'probe="off"',
+                                     'model.name="seed000_vgg"'])
+    rep = Clocked()
+    train_run(comp, recipe, tmp_path / "run", folds_to_train=[0], reporter=rep)
+    b = json.loads((tmp_path / "run" / "fold0" / "metrics.json").read_text())["budget"]
+    assert b["cut_mid_epoch"] and b["epochs_run"] == 1, b
+    assert 0 < b["cut_after_steps"] < b["steps_per_epoch"], b
+    assert b["actual_s"] <= 1.1 * 60 * budget_min, b
+    assert rep.t_end - rep.t_start <= 1.1 * 60 * budget_min
+    assert any("first epoch is cut short" in msg for msg in rep.messages)
+    assert any(f"cut short after {b['cut_after_steps']} of" in msg for msg in rep.messages)
