@@ -182,7 +182,10 @@ def test_a_budget_smaller_than_one_epoch_cuts_the_first_epoch_and_is_kept(tmp_pa
     b = json.loads((tmp_path / "run" / "fold0" / "metrics.json").read_text())["budget"]
     assert b["cut_mid_epoch"] and b["epochs_run"] == 1, b
     assert 0 < b["cut_after_steps"] < b["steps_per_epoch"], b
-    assert b["actual_s"] <= 1.1 * 60 * budget_min, b
-    assert rep.t_end - rep.t_start <= 1.1 * 60 * budget_min
+    # At 45 s the fixed costs (tracing the evaluation and prediction functions of a VGG) weigh ~10x what they do
+    # in a 10-minute fold, and CI runs two test workers on 2 cores: 1.3x here; the benchmark rows measure 1.1x
+    # at full size (seed000 at 10 minutes: 9.19 min)
+    assert b["actual_s"] <= 1.3 * 60 * budget_min, b
+    assert rep.t_end - rep.t_start <= 1.3 * 60 * budget_min
     assert any("first epoch is cut short" in msg for msg in rep.messages)
     assert any(f"cut short after {b['cut_after_steps']} of" in msg for msg in rep.messages)
