@@ -17,8 +17,7 @@ out-of-fold predictions all count). `BudgetPlanner` is the arithmetic; `BudgetCa
    whole cosine: a 30-minute digit-recognizer fold slowed by a neighbour's job from epoch 31 ended at 22.8 min.)
 3. **last resort**: if, inside an epoch, the time left cannot fit the rest of the epoch plus its validation
    and the final predictions, the epoch is cut short when no further step fits (Keras validates and
-   checkpoints it as usual). That holds
-   for a fold's first epoch too: a budget smaller than compiling plus one epoch (a large model on a CPU) is
+   checkpoints it as usual). That holds for a fold's first epoch too: a budget smaller than compiling plus one epoch (a large model on a CPU) is
    reported, and the fold trains the part of its first epoch that fits. (Until 2026-12-03 the first epoch was
    never cut, and such folds overran: a 10-minute seed000 fold took 12.5 minutes.)
 
@@ -127,7 +126,6 @@ class BudgetCallback(keras.callbacks.Callback):
         self.step_s: float | None = None
         self.val_s: float | None = None
         self.epoch_s: float | None = None
-        self.cut_mid_epoch = False
         self.cut_after_steps: int | None = None  # steps the cut epoch trained, of `steps`
         self._t_probe: float | None = None
         self._probe_from = 0
@@ -139,6 +137,10 @@ class BudgetCallback(keras.callbacks.Callback):
         self._recent: list[float] = []  # measured epoch wall times, for replans
 
     # ---- estimates -------------------------------------------------------------------------------------------
+    @property
+    def cut_mid_epoch(self) -> bool:
+        return self.cut_after_steps is not None
+
     def elapsed(self) -> float:
         return self.spent_s + self.clock() - self.t_start
 
@@ -219,7 +221,6 @@ class BudgetCallback(keras.callbacks.Callback):
             rest = self.step_s + self._val_estimate() + self.tail_s()
             if self.elapsed() + rest > self.planner.budget_s:
                 self.model.stop_training = True
-                self.cut_mid_epoch = True
                 self.cut_after_steps = batch + 1
 
     def on_test_begin(self, logs=None):
