@@ -60,6 +60,36 @@ def test_paired_budget_rows_need_a_gap_that_is_not_luck(tmp_path, monkeypatch):
     assert "+1.00 points" in rows[0].value and "McNemar p = 1e-12" in rows[0].value
 
 
+def test_a_set_job_is_compared_with_the_same_job_without_it_on_the_same_rows(tmp_path, monkeypatch):
+    from benchmarks import bench_budget
+
+    monkeypatch.setattr(bench_budget, "JOBS_DIR", tmp_path / "jobs")
+    monkeypatch.setattr(bench_budget, "RUNS_DIR", tmp_path / "runs")
+    n = 100
+    solution = _write(tmp_path / "solution.csv", "ImageId,Label,Usage\n" + "".join(f"{i},1,Private\n" for i in range(n)))
+    base = bench_budget.job_name("digit-recognizer", 10, "off")
+    other = bench_budget.job_name("digit-recognizer", 10, "off", sets=("optimizer.ema=0.999",))
+    (tmp_path / "runs" / base).mkdir(parents=True)
+    (tmp_path / "runs" / other).mkdir(parents=True)
+    (tmp_path / "jobs").mkdir()
+    # the base job is wrong on rows 0-9, the set job on rows 5-7 only: 7 rows only it gets right, none only the base
+    _write(tmp_path / "runs" / base / "submission.csv", "ImageId,Label\n" + "".join(f"{i},{0 if i < 10 else 1}\n" for i in range(n)))
+    _write(tmp_path / "runs" / other / "submission.csv",
+           "ImageId,Label\n" + "".join(f"{i},{0 if 5 <= i < 8 else 1}\n" for i in range(n)))
+    job = {"job": other, "competition": "digit-recognizer", "budget_min": 10, "probe": "off", "folds": 1,
+           "test_accuracy": 0.97, "val_accuracy": 0.97, "epochs_run": 30, "budget": {"actual_s": 500},
+           "date": "2026-12-03", "command": "c", "sets": ["optimizer.ema=0.999"]}
+    _write(tmp_path / "jobs" / f"{other}.json", json.dumps(job))
+    _write(tmp_path / "jobs" / f"{base}.json", json.dumps({**job, "job": base, "sets": [], "epochs_run": 33}))
+    bench_budget.versus_base("digit-recognizer", 10, "off", None, None, "default", solution)
+    vb = json.loads((tmp_path / "jobs" / f"{other}.json").read_text())["versus_base"]
+    assert (vb["job"], vb["only_this_right"], vb["only_base_right"], vb["base_epochs_run"]) == (base, 7, 0, 33)
+    assert vb["mcnemar_p"] == pytest.approx(2 * 0.5**7)
+    (row,) = [r for r in bench_budget.rows() if "with optimizer.ema=0.999" in r.what]
+    assert "rows only this gets right 7, only that 0" in row.value and "33 epochs, test 0.90000" in row.value
+
+
+
 @pytest.mark.parametrize("name", ["seed002", "seed003"])
 def test_stretch_keeps_an_exponential_curve_over_more_epochs(name):
     recipe = load_recipe(name)

@@ -1,5 +1,6 @@
 """The Keras callbacks a fold trains with: `FoldCheckpoint` (history, best weights, early stopping, resume
-point) and `BatchProgress` (per-step progress for a reporter that wants it).
+point), `EMAWeights` (the weight average in the model where it is scored and saved) and `BatchProgress`
+(per-step progress for a reporter that wants it).
 
 `FoldState` is what `state.json` holds between epochs: enough to resume a fold from its last finished epoch.
 `FoldCheckpoint` updates it after every epoch and writes, in this order, `best.weights.h5` (when the monitored
@@ -121,6 +122,27 @@ class FoldCheckpoint(keras.callbacks.Callback):
         atomic_write_text(self.fold_dir / "history.csv", history_csv(state.history))
         atomic_write_json(self.fold_dir / runs.STATE_FILE, state.to_json())
         self.reporter.on_epoch_end(state.fold, epoch + 1, row)
+
+
+class EMAWeights(keras.callbacks.SwapEMAWeights):
+    """The optimizer's moving average of the weights (`optimizer.ema`) in the model for validation and for each
+    epoch's end, so `FoldCheckpoint` (placed after it) scores and saves the average; the trained weights are
+    swapped back before the next epoch trains.
+
+    `last.keras` is therefore written with the average in the model and the trained weights in the optimizer's
+    slots: a fold resumed from it (`resumed=True`) starts swapped, and swaps back before training on, so the
+    resumed fold continues exactly where it stopped.
+
+    Example:
+
+        model.compile(optimizer=keras.optimizers.Adam(use_ema=True, ema_momentum=0.999), ...)
+        model.fit(train_ds, validation_data=val_ds, callbacks=[EMAWeights(), FoldCheckpoint(...)])
+    """
+
+    def __init__(self, resumed: bool = False):
+        super().__init__(swap_on_epoch=True)
+        # Keras' own flag for which weights the model holds (there is no public setter).
+        self._ema_weights_in_model = bool(resumed)
 
 
 class BatchProgress(keras.callbacks.Callback):

@@ -86,6 +86,9 @@ class OptimizerConfig(KKConfig):
     # added with the training engine
     nesterov: bool = False  # sgd only
     clipnorm: PositiveFloat | None = None  # clip each gradient's norm, None = off
+    # Weight averaging (Polyak/EMA): the momentum of an exponential moving average of the weights, updated every
+    # step inside the optimizer; validation, the best checkpoint and predictions use the average. None = off.
+    ema: OpenFraction | None = None
 
     @field_validator("lr")
     @classmethod

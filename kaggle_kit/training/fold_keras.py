@@ -135,7 +135,7 @@ class KerasFoldTrainer:
                    reporter: Reporter) -> FoldResult:
         """Train (or resume) one fold and write its artifacts; `done.json` is written last."""
 
-        from kaggle_kit.training.callbacks import BatchProgress, FoldCheckpoint
+        from kaggle_kit.training.callbacks import BatchProgress, EMAWeights, FoldCheckpoint
         from kaggle_kit.training.data import data_parallel_replicas, eval_dataset, predict_probs, train_dataset
         from kaggle_kit.training.schedules import RunLength, build_schedule_callbacks
         from kaggle_kit.training.strategy import fresh_session, set_determinism
@@ -188,6 +188,8 @@ class KerasFoldTrainer:
                                            initial_epoch=initial_epoch, reporter=reporter, fold=fold, state=state,
                                            spent_s=sum(h.get("seconds", 0.0) for h in state.history))
                 callbacks.append(budget_cb)
+            if recipe.optimizer.ema is not None:  # before FoldCheckpoint: it scores and saves the average
+                callbacks.append(EMAWeights(resumed=resumed))
             callbacks.append(FoldCheckpoint(fdir, state, monitor=recipe.monitor, patience=recipe.early_stopping,
                                             n_train=len(x_tr), config_hash=chash, reporter=reporter))
             model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,

@@ -2,6 +2,8 @@
 callbacks of `schedules.py` and the LR finder can set it per step.
 
 `weight_decay` is Keras 3's decoupled weight decay (AdamW-style), supported by every optimizer here; 0 = off.
+`ema` keeps Keras' in-graph moving average of the weights (`use_ema`); `callbacks.EMAWeights` swaps it in for
+validation and checkpoints.
 
 Example:
     >>> from kaggle_kit.training.config import OptimizerConfig
@@ -30,6 +32,8 @@ def build_optimizer(cfg: OptimizerConfig, lr: float) -> keras.optimizers.Optimiz
     common = {"learning_rate": float(lr), "weight_decay": cfg.weight_decay or None}
     if cfg.clipnorm is not None:
         common["clipnorm"] = cfg.clipnorm
+    if cfg.ema is not None:
+        common.update(use_ema=True, ema_momentum=float(cfg.ema))
     return OPTIMIZERS.get(cfg.name)(cfg, **common)
 
 
