@@ -10,6 +10,7 @@ import shutil
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from kernel_helpers import KEY
 from typer.testing import CliRunner
@@ -259,3 +260,32 @@ def test_a_budgeted_gpu_kernel_plans_its_schedule_under_kaggles_keras(gpu_kernel
     assert budget["actual_s"] <= 1.1 * 30, budget
     assert budget["run_length"]["total"] == budget["planned_epochs"] < 50, budget
     assert budget["run_length"]["epochs"] == budget["final_planned_epochs"], budget
+
+
+@pytest.mark.parametrize("accelerator,image", [("--gpu", "kaggle-gpu"), ("--tpu", "kaggle-tpu")])
+def test_weight_averaging_trains_under_kaggles_images(gpu_kernel, accelerator, image):
+    """`optimizer.ema` in a training kernel under Kaggle's GPU image (older Keras, TensorFlow, 2 simulated GPUs)
+    and its TPU image (Keras on JAX, 8 simulated devices): the average is swapped in for validation and the
+    checkpoint: the kept model (read back here) holds the optimizer's average, and its out-of-fold accuracy is the
+    validation row that chose it."""
+    result = CliRunner().invoke(app, ["push-kernel", "train", accelerator, "--limit", "120", "--epochs", "1",
+                                      "--folds", "2", "--fold", "0", "--batch-size", "2", "--set", 'probe="off"',
+                                      "--set", "optimizer.ema=0.6", "--render-only", "--json"])
+    assert result.exit_code == 0, result.output
+    folder = Path(json.loads(result.stdout.strip().splitlines()[-1])["build_dir"])
+    result = CliRunner().invoke(app, ["run-kernel", str(folder), "--image", image, "--quiet", "--json"])
+    log = _log(folder)
+    assert result.exit_code == 0, log[-3000:]
+    config = tomllib.loads(next((folder / "output").rglob("config.toml")).read_text())
+    assert config["optimizer"]["ema"] == 0.6
+    # After its one epoch (several steps: after one, the average is the weights) Keras leaves the average in the
+    # optimizer's slots; without the swap the kept model would hold the trained weights instead.
+    import keras
+
+    kept = keras.models.load_model(next((folder / "output").rglob("fold0/model.keras")))
+    opt = getattr(kept.optimizer, "inner_optimizer", kept.optimizer)  # under a mixed_float16 loss scaler
+    for w, avg in zip(kept.trainable_variables, opt._model_variables_moving_average, strict=True):
+        np.testing.assert_allclose(np.array(w, dtype="float32"), np.array(avg, dtype="float32"), atol=1e-6)
+    metrics = json.loads(next((folder / "output").rglob("fold0/metrics.json")).read_text())
+    (row,) = list(csv.DictReader(io.StringIO(next((folder / "output").rglob("fold0/history.csv")).read_text())))
+    assert float(row["val_accuracy"]) == pytest.approx(metrics["accuracy"], abs=1e-6)
