@@ -144,6 +144,8 @@ def versus_base(competition: str, budget: float, probe: str, probe_minutes: floa
     base_sub = RUNS_DIR / base / "submission.csv"
     if not base_sub.is_file():
         return
+    base_json = JOBS_DIR / f"{base}.json"
+    base_epochs = json.loads(base_json.read_text()).get("epochs_run") if base_json.is_file() else None
     for path in sorted(JOBS_DIR.glob(f"{base}-set-*.json")):
         j = json.loads(path.read_text())
         sub = RUNS_DIR / j["job"] / "submission.csv"
@@ -151,9 +153,7 @@ def versus_base(competition: str, budget: float, probe: str, probe_minutes: floa
             continue
         c = compare_submissions(sub, base_sub, solution)
         j["versus_base"] = {"job": base, "base": c["b"], "this": c["a"], "only_this_right": c["only_a"],
-                            "only_base_right": c["only_b"], "mcnemar_p": c["mcnemar_p"],
-                            "base_epochs_run": json.loads((JOBS_DIR / f"{base}.json").read_text()).get("epochs_run")
-                            if (JOBS_DIR / f"{base}.json").is_file() else None}
+                            "only_base_right": c["only_b"], "mcnemar_p": c["mcnemar_p"], "base_epochs_run": base_epochs}
         atomic_write_json(path, j)
 
 

@@ -73,7 +73,8 @@ def test_a_set_job_is_compared_with_the_same_job_without_it_on_the_same_rows(tmp
     (tmp_path / "runs" / other).mkdir(parents=True)
     (tmp_path / "jobs").mkdir()
     # the base job is wrong on rows 0-9, the set job on rows 5-7 only: 7 rows only it gets right, none only the base
-    _write(tmp_path / "runs" / base / "submission.csv", "ImageId,Label\n" + "".join(f"{i},{0 if i < 10 else 1}\n" for i in range(n)))
+    _write(tmp_path / "runs" / base / "submission.csv",
+           "ImageId,Label\n" + "".join(f"{i},{0 if i < 10 else 1}\n" for i in range(n)))
     _write(tmp_path / "runs" / other / "submission.csv",
            "ImageId,Label\n" + "".join(f"{i},{0 if 5 <= i < 8 else 1}\n" for i in range(n)))
     job = {"job": other, "competition": "digit-recognizer", "budget_min": 10, "probe": "off", "folds": 1,
@@ -87,7 +88,6 @@ def test_a_set_job_is_compared_with_the_same_job_without_it_on_the_same_rows(tmp
     assert vb["mcnemar_p"] == pytest.approx(2 * 0.5**7)
     (row,) = [r for r in bench_budget.rows() if "with optimizer.ema=0.999" in r.what]
     assert "rows only this gets right 7, only that 0" in row.value and "33 epochs, test 0.90000" in row.value
-
 
 
 @pytest.mark.parametrize("name", ["seed002", "seed003"])

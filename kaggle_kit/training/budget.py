@@ -17,9 +17,10 @@ out-of-fold predictions all count). `BudgetPlanner` is the arithmetic; `BudgetCa
    whole cosine: a 30-minute digit-recognizer fold slowed by a neighbour's job from epoch 31 ended at 22.8 min.)
 3. **last resort**: if, inside an epoch, the time left cannot fit the rest of the epoch plus its validation
    and the final predictions, the epoch is cut short when no further step fits (Keras validates and
-   checkpoints it as usual). That holds for a fold's first epoch too: a budget smaller than compiling plus one epoch (a large model on a CPU) is
-   reported, and the fold trains the part of its first epoch that fits. (Until 2026-12-03 the first epoch was
-   never cut, and such folds overran: a 10-minute seed000 fold took 12.5 minutes.)
+   checkpoints it as usual). That holds for a fold's first epoch too: a budget smaller than compiling plus one
+   epoch (a large model on a CPU) is reported, and the fold trains the part of its first epoch that fits.
+   (Until 2026-12-03 the first epoch was never cut, and such folds overran: a 10-minute seed000 fold took 12.5
+   minutes.)
 
 The plan, every replan and planned-vs-actual are recorded in `BudgetPlanner.summary()`, which the Keras fold
 trainer writes into the fold's `metrics.json` (key `budget`).
